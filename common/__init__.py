@@ -1,0 +1,1 @@
+"""gnosis-ocr core: knows nothing of Flask or CloudEvents."""

@@ -1,0 +1,173 @@
+"""Settings: every environment variable gnosis-ocr reads, its default and its validation.
+
+This is the one place a variable is named. The README's configuration table, the deployed
+environment in ``infra/runtime_env.json`` and the tests are all checked against ``VARIABLES``.
+
+A bad value fails at start-up with a ``ConfigError`` that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Callable, Mapping
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value gnosis-ocr cannot use."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    description: str
+    parse: Callable[[str], object]
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be zero or a positive integer")
+    return number
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def _absolute_path(value: str) -> str:
+    value = value.strip().rstrip("/") or "/"
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path")
+    return value
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("MODEL_ID", "nanonets/Nanonets-OCR-s", "HuggingFace model the vlm engine loads.", _text),
+    Variable("MODEL_REVISION", "main", "Branch, tag or commit hash of MODEL_ID (a commit hash needs no network to resolve).", _text),
+    Variable("MODEL_CACHE_PATH", "/cache/huggingface", "Model cache root (the mounted volume); the hub cache is MODEL_CACHE_PATH/hub.", _absolute_path),
+    Variable("MODEL_CACHE_BUCKET", "", "Bucket mounted at the cache path; when set, the cross-instance download lock is an object in it.", _text),
+    Variable("MODEL_LOCK_TTL_SECONDS", "1800", "Age after which a download lock left by a crashed holder may be taken over.", _positive_int),
+    Variable("MODEL_WAIT_SECONDS", "1800", "How long an instance waits for another one's download before giving up (503 / retry).", _positive_int),
+    Variable("OCR_ENGINE", "auto", "auto (vlm with a GPU, else lite), lite (CPU, bundled models) or vlm (MODEL_ID).", _choice("auto", "lite", "vlm")),
+    Variable("RESULTS_BUCKET", "", "Bucket for on-upload results; empty means the uploads bucket itself.", _text),
+    Variable("RESULTS_PREFIX", "ocr-results", "Prefix of result objects; uploads under it are never OCR'd.", lambda v: v.strip().strip("/")),
+    Variable("ALLOWED_BUCKETS", "", "Comma-separated buckets POST /ocr may read gs:// URIs from; empty means none.", _csv),
+    Variable("MAX_UPLOAD_BYTES", str(32 * 1024 * 1024), "Largest document accepted, by upload or gs:// read (bytes).", _positive_int),
+    Variable("MAX_PAGES", "500", "Most pages a document may have.", _positive_int),
+    Variable("MAX_IMAGE_PIXELS", "100000000", "Most pixels an input image (one frame) may decode to; guards against decompression bombs.", _positive_int),
+    Variable("RENDER_LONG_EDGE", "2000", "Long edge, in pixels, that pages are rendered or scaled to before OCR.", _positive_int),
+    Variable("LITE_THREADS", "0", "CPU threads for the lite engine; 0 means one per core.", _non_negative_int),
+    Variable("MAX_NEW_TOKENS", "4096", "vlm: most tokens generated per page.", _positive_int),
+    Variable("VLM_BATCH_SIZE", "4", "vlm: pages per generate call.", _positive_int),
+    Variable("VLM_MAX_PIXELS", "1605632", "vlm: page images are scaled down to at most this many pixels (GPU memory guard).", _positive_int),
+    Variable("API_TOKEN", "", "If set, POST /ocr and /warmup require 'Authorization: Bearer <token>'.", _text),
+    Variable("MAX_CONCURRENT_DOCUMENTS", "2", "HTTP: documents OCR'd at once per instance; more wait.", _positive_int),
+    Variable("QUEUE_WAIT_SECONDS", "60", "HTTP: how long a request waits for a free slot before a 503.", _non_negative_int),
+    Variable("MAX_EVENT_AGE_SECONDS", "86400", "On-upload: events older than this are dropped instead of retried.", _positive_int),
+    Variable("CLAIM_TTL_SECONDS", "900", "On-upload: a page claim older than this is presumed abandoned and may be taken over.", _positive_int),
+    Variable("LOG_FORMAT", "auto", "json (Cloud Logging), text, or auto (json on Cloud Run, else text).", _choice("auto", "json", "text")),
+)
+
+# Variables huggingface_hub reads itself; they must agree with MODEL_CACHE_PATH when set.
+HF_CACHE_VARIABLES = ("HF_HOME", "HF_HUB_CACHE")
+# Never set globally: offline is the loader's decision for each call.
+FORBIDDEN_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_id: str
+    model_revision: str
+    model_cache_path: str
+    model_cache_bucket: str
+    model_lock_ttl_seconds: int
+    model_wait_seconds: int
+    ocr_engine: str
+    results_bucket: str
+    results_prefix: str
+    allowed_buckets: tuple[str, ...]
+    max_upload_bytes: int
+    max_pages: int
+    max_image_pixels: int
+    render_long_edge: int
+    lite_threads: int
+    max_new_tokens: int
+    vlm_batch_size: int
+    vlm_max_pixels: int
+    api_token: str
+    max_concurrent_documents: int
+    queue_wait_seconds: int
+    max_event_age_seconds: int
+    claim_ttl_seconds: int
+    log_format: str
+
+    @property
+    def hub_cache_path(self) -> str:
+        """The huggingface_hub cache folder (``HF_HUB_CACHE``) under the mounted volume."""
+        return os.path.join(self.model_cache_path, "hub")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read and validate every variable; ``overrides`` (field names) win over the environment."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for variable in VARIABLES:
+            raw = environ.get(variable.name, variable.default)
+            try:
+                values[variable.name.lower()] = variable.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{variable.name}={raw!r}: {exc}") from None
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings._check_hf_environment(environ)
+        return settings
+
+    def _check_hf_environment(self, environ: Mapping[str, str]) -> None:
+        for name in FORBIDDEN_OFFLINE_VARIABLES:
+            if environ.get(name, "").strip().lower() in ("1", "true", "yes", "on"):
+                raise ConfigError(
+                    f"{name}={environ[name]!r}: gnosis-ocr decides offline/online per call "
+                    "(a complete cached model is loaded without network); unset it"
+                )
+        expected = {"HF_HOME": self.model_cache_path, "HF_HUB_CACHE": self.hub_cache_path}
+        for name, path in expected.items():
+            value = environ.get(name)
+            if value and os.path.normpath(value) != os.path.normpath(path):
+                raise ConfigError(
+                    f"{name}={value!r} disagrees with MODEL_CACHE_PATH={self.model_cache_path!r} "
+                    f"(expected {path!r}); set one cache path everywhere"
+                )
+
+
+def variable(name: str) -> Variable:
+    """The declaration of one variable, by name."""
+    for item in VARIABLES:
+        if item.name == name:
+            return item
+    raise KeyError(name)

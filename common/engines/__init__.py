@@ -1,0 +1,52 @@
+"""Engines and the choice between them.
+
+``OCR_ENGINE=auto`` picks ``vlm`` where a GPU is present and ``lite`` elsewhere. GPU detection
+looks for the NVIDIA device nodes, so choosing ``lite`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import threading
+
+from common.config import Settings
+from common.engines.base import OcrEngine, PageText
+
+__all__ = ["OcrEngine", "PageText", "choose_engine_name", "get_engine"]
+
+log = logging.getLogger(__name__)
+_engines: dict[str, OcrEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def gpu_present() -> bool:
+    return bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def choose_engine_name(requested: str) -> tuple[str, str]:
+    """(engine name, the reason it was chosen) for OCR_ENGINE or --engine."""
+    if requested != "auto":
+        return requested, f"{requested} was asked for"
+    if gpu_present():
+        return "vlm", "auto: a GPU is present (/dev/nvidia*)"
+    return "lite", "auto: no GPU found (no /dev/nvidia*)"
+
+
+def get_engine(settings: Settings, requested: str | None = None) -> OcrEngine:
+    """The process-wide engine for ``requested`` (default: settings.ocr_engine), built once."""
+    name, reason = choose_engine_name(requested or settings.ocr_engine)
+    with _engines_lock:
+        engine = _engines.get(name)
+        if engine is None:
+            log.info("engine: %s (%s)", name, reason)
+            if name == "lite":
+                from common.engines.lite import LiteEngine
+
+                engine = LiteEngine(settings)
+            else:
+                from common.engines.vlm import VlmEngine
+
+                engine = VlmEngine(settings)
+            _engines[name] = engine
+    return engine

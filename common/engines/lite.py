@@ -1,0 +1,55 @@
+"""The lite engine: CPU OCR with the ONNX models that ship inside the rapidocr wheel.
+
+Nothing is downloaded and neither torch nor transformers is imported. rapidocr finds the text
+lines; ``common.layout`` puts them in reading order and sets running headers and footers aside.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from importlib.metadata import version
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from common.config import Settings
+from common.engines.base import PageText
+from common.layout import Line, assemble_page
+
+log = logging.getLogger(__name__)
+
+
+class LiteEngine:
+    name = "lite"
+    batch_size = 1  # rapidocr takes one image per call
+
+    def __init__(self, settings: Settings):
+        from rapidocr import RapidOCR
+
+        threads = settings.lite_threads or os.cpu_count() or 1
+        self.model = "rapidocr"
+        self.revision = version("rapidocr")
+        self._ocr = RapidOCR(
+            params={
+                "Global.log_level": "warning",
+                "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            }
+        )
+        log.info("lite engine ready: rapidocr %s with its bundled models, %d threads", self.revision, threads)
+
+    def read_lines(self, image: Image.Image) -> list[Line]:
+        """The raw rapidocr lines of one image, in detection order."""
+        output = self._ocr(np.asarray(image.convert("RGB")))
+        if output.boxes is None or output.txts is None:
+            return []
+        lines = []
+        for box, text in zip(output.boxes, output.txts):
+            xs, ys = box[:, 0], box[:, 1]
+            lines.append(Line(text=text, x0=float(xs.min()), y0=float(ys.min()), x1=float(xs.max()), y1=float(ys.max())))
+        return lines
+
+    def ocr_pages(self, images: Sequence[Image.Image]) -> list[PageText]:
+        return [assemble_page(self.read_lines(image), *image.size) for image in images]

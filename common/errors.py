@@ -1,0 +1,89 @@
+"""Errors a user can act on. Each one knows its HTTP status, its JSON code and whether it is final.
+
+``permanent`` errors describe the document or the request: retrying cannot help, so the on-upload
+function records them in a ``failed`` result.json and acknowledges the event. Other errors are
+transient (storage faults, a model that cannot be loaded right now): the platform should retry.
+"""
+
+from __future__ import annotations
+
+
+class OcrError(Exception):
+    status = 500
+    code = "internal"
+    permanent = False
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequest(OcrError):
+    status, code, permanent = 400, "bad_request", True
+
+
+class BadPageRange(BadRequest):
+    code = "bad_page_range"
+
+
+class Unauthorized(OcrError):
+    status, code, permanent = 401, "unauthorized", True
+
+
+class BucketNotAllowed(OcrError):
+    status, code, permanent = 403, "bucket_not_allowed", True
+
+
+class ObjectNotFound(OcrError):
+    status, code, permanent = 404, "not_found", True
+
+
+class TooLarge(OcrError):
+    status, code, permanent = 413, "too_large", True
+
+
+class UnsupportedType(OcrError):
+    status, code, permanent = 415, "unsupported_type", True
+
+
+class UnreadableDocument(OcrError):
+    """The bytes claim a supported type but cannot be turned into pages."""
+
+    status, code, permanent = 422, "unreadable_document", True
+
+
+class CorruptDocument(UnreadableDocument):
+    code = "corrupt_document"
+
+
+class EncryptedDocument(UnreadableDocument):
+    code = "encrypted_document"
+
+
+class EmptyDocument(UnreadableDocument):
+    code = "empty_document"
+
+
+class TooManyPages(UnreadableDocument):
+    code = "too_many_pages"
+
+
+class TooManyPixels(UnreadableDocument):
+    code = "too_many_pixels"
+
+
+class ModelUnavailable(OcrError):
+    """The model cannot be loaded right now (download in progress elsewhere, hub unreachable)."""
+
+    status, code, permanent = 503, "model_unavailable", False
+    retry_after_seconds = 30
+
+
+class Busy(OcrError):
+    """Every OCR slot of this instance stayed taken for QUEUE_WAIT_SECONDS."""
+
+    status, code, permanent = 503, "busy", False
+    retry_after_seconds = 5

@@ -1,0 +1,1 @@
+"""Thin function handlers: parse the trigger, call common/, shape the reply."""
