@@ -1,0 +1,177 @@
+"""Objects in a GCS bucket or files in a local folder, behind one small interface.
+
+The on-upload function writes its results through an ``ObjectStore``; the command line's
+``--out DIR`` writes the same layout through ``LocalStore``. ``if_absent`` writes are GCS
+preconditions (``if_generation_match=0``) on GCS and exclusive creates locally: they are how
+claims and completion markers stay correct when two deliveries race.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from common.errors import BadRequest, ObjectNotFound, TooLarge
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    name: str
+    data: bytes
+    metadata: dict[str, str]
+    generation: int | None = None
+
+
+class ObjectStore(Protocol):
+    location: str  # gs://bucket or a folder path, for messages
+
+    def read(self, name: str, max_bytes: int | None = None) -> StoredObject:
+        """The object, or ObjectNotFound; TooLarge past max_bytes (checked before downloading)."""
+        ...
+
+    def write(
+        self, name: str, data: bytes, content_type: str, *,
+        metadata: dict[str, str] | None = None, if_absent: bool = False,
+    ) -> bool:
+        """Write the object; with if_absent, write only if none exists and say whether it did."""
+        ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def list(self, prefix: str) -> list[str]: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+def parse_gs_uri(uri: str) -> tuple[str, str]:
+    """'gs://bucket/path/to/object' -> ('bucket', 'path/to/object'); BadRequest otherwise."""
+    if not isinstance(uri, str) or not uri.startswith("gs://"):
+        raise BadRequest("gcs_uri must look like gs://bucket/object")
+    bucket, _, name = uri[len("gs://"):].partition("/")
+    if not bucket or not name:
+        raise BadRequest("gcs_uri must name a bucket and an object: gs://bucket/object")
+    return bucket, name
+
+
+@functools.lru_cache(maxsize=1)
+def gcs_client():
+    """One client per process; it honours STORAGE_EMULATOR_HOST (tests, local loop)."""
+    from google.cloud import storage
+
+    return storage.Client()
+
+
+class GcsStore:
+    def __init__(self, bucket: str, client=None):
+        self.bucket_name = bucket
+        self.location = f"gs://{bucket}"
+        self._bucket = (client or gcs_client()).bucket(bucket)
+
+    def read(self, name: str, max_bytes: int | None = None) -> StoredObject:
+        from google.api_core.exceptions import NotFound
+
+        blob = self._bucket.get_blob(name)
+        if blob is None:
+            raise ObjectNotFound(f"{self.location}/{name} does not exist")
+        if max_bytes is not None and (blob.size or 0) > max_bytes:
+            raise TooLarge(f"{self.location}/{name} is {blob.size} bytes; the limit is {max_bytes} (MAX_UPLOAD_BYTES)")
+        try:
+            # Pin the generation we measured, so a concurrent overwrite cannot slip past the size check.
+            data = blob.download_as_bytes(if_generation_match=blob.generation)
+        except NotFound:
+            raise ObjectNotFound(f"{self.location}/{name} does not exist") from None
+        return StoredObject(name, data, dict(blob.metadata or {}), blob.generation)
+
+    def write(self, name, data, content_type, *, metadata=None, if_absent=False) -> bool:
+        from google.api_core.exceptions import PreconditionFailed
+
+        blob = self._bucket.blob(name)
+        if metadata:
+            blob.metadata = metadata
+        try:
+            blob.upload_from_string(data, content_type=content_type, if_generation_match=0 if if_absent else None)
+        except PreconditionFailed:
+            return False
+        return True
+
+    def exists(self, name: str) -> bool:
+        return self._bucket.blob(name).exists()
+
+    def list(self, prefix: str) -> list[str]:
+        return [blob.name for blob in self._bucket.list_blobs(prefix=prefix)]
+
+    def delete(self, name: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self._bucket.blob(name).delete()
+        except NotFound:
+            pass
+
+
+class LocalStore:
+    """The same interface over a folder; metadata is kept beside each file as NAME.meta."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.location = str(self.root)
+
+    def _path(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if self.root.resolve() not in path.parents:
+            raise BadRequest(f"object name {name!r} leaves the folder {self.root}")
+        return path
+
+    def read(self, name: str, max_bytes: int | None = None) -> StoredObject:
+        path = self._path(name)
+        if not path.is_file():
+            raise ObjectNotFound(f"{path} does not exist")
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise TooLarge(f"{path} is {path.stat().st_size} bytes; the limit is {max_bytes} (MAX_UPLOAD_BYTES)")
+        meta_path = path.with_name(path.name + ".meta")
+        metadata = {}
+        if meta_path.is_file():
+            import json
+
+            metadata = json.loads(meta_path.read_text())
+        return StoredObject(name, path.read_bytes(), metadata)
+
+    def write(self, name, data, content_type, *, metadata=None, if_absent=False) -> bool:
+        import json
+
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if if_absent:
+            try:
+                with open(path, "xb") as handle:
+                    handle.write(data)
+            except FileExistsError:
+                return False
+        else:
+            # Write then rename: a reader never sees half a file.
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+                handle.write(data)
+            os.replace(handle.name, path)
+        if metadata:
+            path.with_name(path.name + ".meta").write_text(json.dumps(metadata))
+        return True
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def list(self, prefix: str) -> list[str]:
+        names = []
+        for path in self.root.rglob("*"):
+            name = path.relative_to(self.root).as_posix()
+            if path.is_file() and not name.endswith(".meta") and name.startswith(prefix):
+                names.append(name)
+        return sorted(names)
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".meta").unlink(missing_ok=True)
