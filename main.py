@@ -21,19 +21,17 @@ from functions.on_upload import ocr_on_upload  # noqa: F401  (functions-framewor
 
 def _ocr_command(args: argparse.Namespace) -> int:
     from common.config import ConfigError, Settings
-    from common.engines import get_engine
     from common.errors import OcrError
     from common.logs import setup_logging
     from common.pipeline import ocr_document, render
 
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(**({"ocr_engine": args.engine} if args.engine else {}))
         setup_logging("text" if settings.log_format == "auto" else settings.log_format)
         with open(args.file, "rb") as handle:
             data = handle.read(settings.max_upload_bytes + 1)
-        engine = get_engine(settings, args.engine)
         with _progress(args.file) as on_page:
-            result = ocr_document(data, settings, engine=engine, pages=args.pages, on_page=on_page)
+            result = ocr_document(data, settings, pages=args.pages, on_page=on_page)
     except (OSError, OcrError, ConfigError) as exc:
         print(f"error: {args.file}: {_reason(exc)}", file=sys.stderr)
         return 1

@@ -49,6 +49,7 @@ CONTENT_TYPES = {
 }
 EXTENSIONS = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 
+_FPDF_ERR_PASSWORD = 4
 # pdfium is not thread-safe: every call into it holds this lock.
 _PDFIUM_LOCK = threading.RLock()
 
@@ -130,8 +131,14 @@ class PdfDocument(Document):
             try:
                 self._pdf = pdfium.PdfDocument(data)
             except pdfium.PdfiumError as exc:
-                if "password" in str(exc).lower():
+                # pdfium's error code can be left over from an earlier call on this thread,
+                # so the bytes must agree with it.
+                code = getattr(exc, "err_code", None)
+                if code == _FPDF_ERR_PASSWORD and b"/Encrypt" in data:
                     raise EncryptedDocument("the PDF is encrypted (password protected)") from None
+                if re.search(rb"/Count\s+0\b", data) and not re.search(rb"/Count\s+[1-9]", data):
+                    # pdfium refuses a document whose page tree is empty.
+                    raise EmptyDocument("the PDF has no pages") from None
                 raise CorruptDocument(f"the PDF cannot be read ({exc})") from None
             count = len(self._pdf)
         if count == 0:

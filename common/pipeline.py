@@ -99,9 +99,10 @@ def ocr_document(
     Raises an ``OcrError`` subclass for documents that cannot be read.
     """
     started = time.perf_counter()
-    engine = engine or get_engine(settings)
     with open_document(data, Limits.from_settings(settings)) as document:
         numbers = parse_page_range(pages, document.page_count)
+        # Only now the engine: a bad document is refused before any model is loaded.
+        engine = engine or get_engine(settings)
         opened = time.perf_counter()
         results = []
         for result in ocr_pages(document, numbers, engine):
@@ -130,10 +131,11 @@ def to_markdown(pages: Iterable[PageResult]) -> str:
 
 _MARKUP = (
     (re.compile(r"<[^>]+>"), " "),  # HTML tags (vlm tables, <img>, <page_number>)
-    (re.compile(r"^\s{0,3}#{1,6}\s+", re.M), ""),  # heading marks
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M), ""),  # heading marks
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
-    (re.compile(r"^\s*[-*+]\s+", re.M), ""),  # list bullets
+    (re.compile(r"^[ \t]*[-*+][ \t]+", re.M), ""),  # list bullets
     (re.compile(r"[ \t]+"), " "),
+    (re.compile(r" ([.,;:!?])"), r"\1"),  # the space a removed tag left before punctuation
 )
 
 

@@ -13,7 +13,7 @@ import threading
 from common.config import Settings
 from common.engines.base import OcrEngine, PageText
 
-__all__ = ["OcrEngine", "PageText", "choose_engine_name", "get_engine"]
+__all__ = ["OcrEngine", "PageText", "choose_engine_name", "get_engine", "loaded_engine_names"]
 
 log = logging.getLogger(__name__)
 _engines: dict[str, OcrEngine] = {}
@@ -31,6 +31,11 @@ def choose_engine_name(requested: str) -> tuple[str, str]:
     if gpu_present():
         return "vlm", "auto: a GPU is present (/dev/nvidia*)"
     return "lite", "auto: no GPU found (no /dev/nvidia*)"
+
+
+def loaded_engine_names() -> list[str]:
+    """Engines built in this process so far (for /healthz; builds nothing)."""
+    return sorted(_engines)
 
 
 def get_engine(settings: Settings, requested: str | None = None) -> OcrEngine:

@@ -30,6 +30,11 @@ class OcrEngine(Protocol):
     revision: str  # the commit hash (vlm) or package version (lite)
     batch_size: int  # pages the pipeline hands to one ocr_pages call
 
+    def load(self) -> dict:
+        """Make the engine ready (once per process, thread-safe) and say how: at least
+        ``cache`` (hit / miss / downloaded / waited / bundled) and ``seconds``."""
+        ...
+
     def ocr_pages(self, images: Sequence[Image.Image]) -> list[PageText]:
         """OCR a batch of page images (RGB), one PageText per image, in order."""
         ...
