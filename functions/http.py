@@ -41,6 +41,14 @@ def settings() -> Settings:
     return _settings
 
 
+def configure(new_settings: Settings) -> None:
+    """Use these settings instead of the environment's (tests; embedding in another server)."""
+    global _settings, _slots
+    with _init_lock:
+        _settings = new_settings
+        _slots = threading.BoundedSemaphore(new_settings.max_concurrent_documents)
+
+
 @functions_framework.http
 def ocr_http(request: flask.Request):
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]

@@ -1,0 +1,66 @@
+"""The HTTP function in process (functions-framework's own app) and as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import functions_framework
+import requests
+
+from common.config import Settings
+from tests.gcs_emulator import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def http_client(**env: str):
+    """A test client for main.ocr_http configured from ``env`` (on top of the defaults)."""
+    from functions import http
+
+    http.configure(Settings.from_env({"OCR_ENGINE": "lite", **env}))
+    app = functions_framework.create_app("ocr_http", str(ROOT / "main.py"), "http")
+    return app.test_client()
+
+
+class FunctionProcess:
+    """`functions-framework --target=...` on a free port, its log in a file."""
+
+    def __init__(self, target: str, signature: str, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        environment = {**os.environ, "OCR_ENGINE": "lite", "LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1", **env}
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "functions_framework", f"--target={target}", f"--signature-type={signature}",
+                 f"--source={ROOT / 'main.py'}", "--host=127.0.0.1", f"--port={self.port}"],
+                cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"function exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                requests.get(self.url + "/healthz", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("function did not start")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
