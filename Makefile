@@ -1,0 +1,34 @@
+# The two commands a newcomer needs:  make demo  (OCR the sample)  and  make test  (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test test-slow serve install install-dev clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+demo: install  ## OCR the bundled sample with the embedded CPU engine: no GPU, no cloud, no download
+	OCR_ENGINE=lite $(PY) main.py ocr samples/sample.pdf
+
+test: install-dev  ## the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+test-slow: install-dev  ## the long suites too (hardening soak, load)
+	$(PY) -m pytest -m "slow or not slow" --timeout=1800
+
+serve: install  ## the HTTP function on http://127.0.0.1:8080
+	$(PY) main.py serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache
