@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from common.config import Settings
-from common.documents import Document, Limits, open_document, parse_page_range
+from common.documents import Document, Limits, Page, open_document, parse_page_range
+from common.errors import CorruptDocument, UnreadableDocument
 from common.engines import OcrEngine, get_engine
 
 FORMATS = ("markdown", "json", "text")
@@ -63,19 +64,27 @@ def ocr_pages(
 ) -> Iterator[PageResult]:
     """Render and OCR ``numbers`` in batches of ``engine.batch_size``, yielding pages in order.
 
-    Only one batch of page images is alive at a time.
+    Only one batch of page images is alive at a time. A page that cannot be rendered (a broken
+    page object, a frame over the pixel limit) is yielded with its error; the others go on.
     """
-    batch: list = []
-    for page in document.pages(list(numbers)):
-        batch.append(page)
+    batch: list[Page] = []
+    for number in numbers:
+        try:
+            batch.append(Page(number, document.render(number)))
+        except UnreadableDocument as exc:
+            yield from _ocr_batch(batch, engine)
+            batch = []
+            yield PageResult(number, "", error=f"{exc.code}: {exc.message}")
+            continue
         if len(batch) >= engine.batch_size:
             yield from _ocr_batch(batch, engine)
             batch = []
-    if batch:
-        yield from _ocr_batch(batch, engine)
+    yield from _ocr_batch(batch, engine)
 
 
-def _ocr_batch(batch: list, engine: OcrEngine) -> list[PageResult]:
+def _ocr_batch(batch: list[Page], engine: OcrEngine) -> list[PageResult]:
+    if not batch:
+        return []
     started = time.perf_counter()
     texts = engine.ocr_pages([page.image for page in batch])
     seconds = (time.perf_counter() - started) / len(batch)
@@ -109,6 +118,9 @@ def ocr_document(
             results.append(result)
             if on_page:
                 on_page(result, len(numbers))
+        if all(result.error and not result.text for result in results):
+            # Not one page could be read: that is an unreadable document, not a partial result.
+            raise CorruptDocument(f"no page could be read; page {results[0].number}: {results[0].error}")
     finished = time.perf_counter()
     return DocumentResult(
         page_count=document.page_count,
