@@ -7,9 +7,9 @@ terraform {
   required_providers {
     google = {
       source = "hashicorp/google"
-      # Cloud Run v2 build_config (source deploys), GPU node_selector and
-      # gpu_zonal_redundancy_disabled are all in 6.40+.
-      version = ">= 6.40, < 8.0"
+      # Cloud Run v2 build_config (source deploys), base_image_uri, GPU node_selector and
+      # gpu_zonal_redundancy_disabled are all in 6.47+.
+      version = ">= 6.47, < 8.0"
     }
     archive = {
       source  = "hashicorp/archive"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,10 @@ def test_catches_retries_turned_off(copy):
 def test_catches_a_public_http_function(copy):
     edit_tf(copy, "iam.tf", "member   = each.value\n}", 'member   = "allUsers"\n}')
     caught(copy, infra_model.check_http_private, "allUsers")
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary (CI has none); the checks above do not need it")
+def test_terraform_fmt():
+    # fmt needs no providers, so it runs wherever a terraform binary does: syntax and layout.
+    run = subprocess.run(["terraform", "fmt", "-check", "-diff", "."], cwd=INFRA_DIR, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
