@@ -100,12 +100,6 @@ resource "google_cloud_run_v2_service" "fn" {
         name       = "model-cache"
         mount_path = local.cache_mount_path
       }
-
-      startup_probe {
-        tcp_socket {}
-        period_seconds    = 10
-        failure_threshold = 30
-      }
     }
 
     volumes {

@@ -262,6 +262,8 @@ def check_env_wiring(infra: Infra) -> list[str]:
     for name, body in services.items():
         for template in _blocks(body, "template"):
             volumes = {unquote(v.get("name")): v for v in _blocks(template, "volumes")}
+            if not _blocks(template, "containers"):
+                problems.append(f"google_cloud_run_v2_service.{name}: write the container as a literal block, so its environment can be checked")
             for container in _blocks(template, "containers"):
                 envs = _dynamic(container, "env")
                 if len(envs) != 1 or expression(envs[0].get("for_each")) != "local.runtime_env":

@@ -3,9 +3,9 @@
 checkov pins versions that clash with the project's (it would downgrade packaging and networkx),
 so it lives in its own virtual environment, .venv-tools/ at the repository root:
 
-    python -m venv .venv-tools && .venv-tools/bin/pip install checkov==3.3.30
+    python -m venv .venv-tools && .venv-tools/bin/pip install -r infra/requirements-checkov.txt
 
-CHECKOV may name another checkov executable.
+The version is pinned there and this test refuses another. CHECKOV may name another executable.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import pytest
 
 from tests.infra_model import INFRA_DIR
 
-CHECKOV_VERSION = "3.3.30"
 REPO = INFRA_DIR.parent
+PIN = INFRA_DIR / "requirements-checkov.txt"
+CHECKOV_VERSION = re.search(r"^checkov==(\S+)$", PIN.read_text(), re.MULTILINE).group(1)
 CONFIG = INFRA_DIR / ".checkov.yaml"
 CHECKOV = Path(os.environ.get("CHECKOV", REPO / ".venv-tools" / "bin" / "checkov"))
 
@@ -43,7 +44,7 @@ def test_every_skipped_check_has_a_reason():
 
 @pytest.mark.skipif(
     not CHECKOV.exists(),
-    reason=f"no checkov at {CHECKOV}: python -m venv .venv-tools && .venv-tools/bin/pip install checkov=={CHECKOV_VERSION}",
+    reason=f"no checkov at {CHECKOV}: python -m venv .venv-tools && .venv-tools/bin/pip install -r infra/requirements-checkov.txt",
 )
 def test_checkov_finds_nothing():
     version = subprocess.run([str(CHECKOV), "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
