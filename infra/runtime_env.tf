@@ -1,0 +1,52 @@
+# The runtime environment of both services. Its one source is runtime_env.json; this file only
+# adds what exists once the deployment does (bucket names) and refuses a file that contradicts
+# itself, so `terraform plan` stops before anything is deployed.
+
+locals {
+  runtime = jsondecode(file("${path.module}/runtime_env.json"))
+
+  # Names must match the keys of "from_terraform" in runtime_env.json (checked below and by the tests).
+  terraform_env = {
+    MODEL_CACHE_BUCKET = google_storage_bucket.model_cache.name
+    RESULTS_BUCKET     = google_storage_bucket.results.name
+    ALLOWED_BUCKETS    = google_storage_bucket.uploads.name
+  }
+
+  runtime_env = merge(local.runtime.env, local.terraform_env)
+
+  cache_mount_path = local.runtime.cache_volume_mount_path
+  model_cache_path = local.runtime.env.MODEL_CACHE_PATH
+}
+
+resource "terraform_data" "runtime_env_guard" {
+  input = local.runtime_env
+
+  lifecycle {
+    precondition {
+      condition     = toset(keys(local.terraform_env)) == toset(keys(local.runtime.from_terraform))
+      error_message = "runtime_env.tf sets ${jsonencode(sort(keys(local.terraform_env)))} but runtime_env.json from_terraform names ${jsonencode(sort(keys(local.runtime.from_terraform)))}."
+    }
+    precondition {
+      condition     = length(setintersection(keys(local.runtime.env), keys(local.terraform_env))) == 0
+      error_message = "A variable is both written in runtime_env.json env and injected by Terraform; keep one."
+    }
+    precondition {
+      condition     = length(setintersection(keys(local.runtime_env), keys(local.runtime.left_to_default))) == 0
+      error_message = "A variable listed in left_to_default is also set; remove it from one of the two."
+    }
+    precondition {
+      condition = (
+        trimsuffix(lookup(local.runtime.env, "HF_HOME", ""), "/") == trimsuffix(local.model_cache_path, "/") &&
+        trimsuffix(lookup(local.runtime.env, "HF_HUB_CACHE", ""), "/") == "${trimsuffix(local.model_cache_path, "/")}/hub"
+      )
+      error_message = "HF_HOME must equal MODEL_CACHE_PATH and HF_HUB_CACHE must equal MODEL_CACHE_PATH/hub (runtime_env.json)."
+    }
+    precondition {
+      condition = (
+        trimsuffix(local.model_cache_path, "/") == trimsuffix(local.cache_mount_path, "/") ||
+        startswith(local.model_cache_path, "${trimsuffix(local.cache_mount_path, "/")}/")
+      )
+      error_message = "MODEL_CACHE_PATH (${local.model_cache_path}) must lie under cache_volume_mount_path (${local.cache_mount_path}), or the model is cached on the instance's memory disk and lost."
+    }
+  }
+}
