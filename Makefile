@@ -15,8 +15,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# checkov pins packages that clash with the runtime's, so it lives in a venv of its own.
+.venv-tools/.checkov: infra/requirements-checkov.txt
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/pip install -q -r infra/requirements-checkov.txt
+	touch $@
+
 install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev
+install-dev: $(VENV)/.dev .venv-tools/.checkov
 
 demo: install  ## OCR the bundled sample with the embedded CPU engine: no GPU, no cloud, no download
 	OCR_ENGINE=lite $(PY) main.py ocr samples/sample.pdf
