@@ -212,6 +212,13 @@ def _remove_damaged(snapshot: Path, names: list[str]) -> None:
             entry.unlink()
 
 
+def _blob_is_whole(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
+
+
 def _fetch(settings: Settings, endpoint: str | None) -> _Fetch:
     """Resolve on the hub, repair and download: only ever run by the holder of the download locks."""
     import httpx2
@@ -225,8 +232,10 @@ def _fetch(settings: Settings, endpoint: str | None) -> _Fetch:
     started = time.monotonic()
     try:
         commit = revision if is_commit_hash(revision) else api.model_info(model_id, revision=revision, timeout=60).sha
-        listing = {f.path: int(f.size) for f in api.list_repo_tree(model_id, revision=commit, recursive=True)
-                   if isinstance(f, RepoFile)}
+        entries = [f for f in api.list_repo_tree(model_id, revision=commit, recursive=True) if isinstance(f, RepoFile)]
+        listing = {f.path: int(f.size) for f in entries}
+        # huggingface_hub names a blob after its ETag: the LFS sha256, else the git blob id.
+        blob_names = {f.path: (f.lfs.sha256 if f.lfs else f.blob_id) for f in entries}
     except (OSError, httpx2.HTTPError) as exc:
         raise _hub_error(exc, settings, endpoint) from exc
     resolve_seconds = time.monotonic() - started
@@ -247,7 +256,9 @@ def _fetch(settings: Settings, endpoint: str | None) -> _Fetch:
     for leftover in glob.glob(str(folder / "blobs" / "*.incomplete*")):
         Path(leftover).unlink(missing_ok=True)
     to_fetch = missing + damaged
-    bytes_to_fetch = sum(listing[name] for name in to_fetch)
+    # A snapshot entry whose blob is still whole is only relinked, not fetched.
+    bytes_to_fetch = sum(listing[name] for name in to_fetch
+                         if not _blob_is_whole(folder / "blobs" / str(blob_names[name]), listing[name]))
     started = time.monotonic()
     if to_fetch:
         log.info("model %s revision %s (commit %s): fetching %d file(s), %d bytes, from %s into %s",
@@ -268,7 +279,7 @@ def _fetch(settings: Settings, endpoint: str | None) -> _Fetch:
         )
     _write_atomically(record, json.dumps({"model": model_id, "commit": commit, "files": listing,
                                           "completed_by": INSTANCE_ID, "completed_at": time.time()}, indent=1))
-    return _Fetch(commit, "downloaded" if to_fetch else "miss", bytes_to_fetch, resolve_seconds, download_seconds)
+    return _Fetch(commit, "downloaded" if bytes_to_fetch else "miss", bytes_to_fetch, resolve_seconds, download_seconds)
 
 
 # -- locks -----------------------------------------------------------------------------------------

@@ -164,3 +164,61 @@ def tiny_model_hub(hub_server, tmp_path, monkeypatch) -> TinyModelHub:
 def python_command(code: str) -> list[str]:
     """argv for a short python -c script run from the repository root."""
     return [sys.executable, "-c", code]
+
+
+# A loader process, as a cold-starting instance runs it. argv: mode ("engine": VlmEngine.load(), which
+# imports transformers and loads the model; "snapshot": model_cache.ensure_snapshot only), poll seconds,
+# and optionally a "go" file to wait for (so that several processes start their loads together).
+LOADER_SCRIPT = r"""
+import json, os, sys, time
+mode, poll = sys.argv[1], float(sys.argv[2])
+go = sys.argv[3] if len(sys.argv) > 3 else None
+if os.environ.get("TEST_NO_SYMLINKS"):
+    import errno
+    def _refuse(*args, **kwargs):
+        raise OSError(errno.EPERM, "this filesystem cannot make symlinks (test)")
+    os.symlink = _refuse
+import huggingface_hub  # noqa: F401  (imports done before the start line, so loads start together)
+from common.config import Settings
+from common import model_cache
+from common.errors import OcrError
+settings = Settings.from_env()
+if settings.model_cache_bucket:
+    from common.storage import gcs_client
+    gcs_client()
+print("READY", flush=True)
+while go and not os.path.exists(go):
+    time.sleep(0.01)
+try:
+    if mode == "engine":
+        from common.engines.vlm import VlmEngine
+        report = VlmEngine(settings).load()
+    else:
+        report = model_cache.ensure_snapshot(settings, poll_seconds=poll)
+except OcrError as exc:
+    print("ERROR " + json.dumps({"type": type(exc).__name__, "message": exc.message}), flush=True)
+    sys.exit(3)
+offline = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")}
+print("REPORT " + json.dumps(dict(report.as_dict(), instance=model_cache.INSTANCE_ID, offline_env=offline)), flush=True)
+"""
+
+
+def parse_loader_output(stdout: str) -> dict:
+    for line in stdout.splitlines():
+        if line.startswith("REPORT "):
+            return json.loads(line[len("REPORT "):])
+        if line.startswith("ERROR "):
+            return {"error": json.loads(line[len("ERROR "):])}
+    raise AssertionError(f"loader printed no report:\n{stdout[-3000:]}")
+
+
+def run_loader(env: dict[str, str], mode: str = "snapshot", poll: float = 0.1, timeout: float = 120) -> dict:
+    """Run one loader process to the end; its report (or {"error": ...})."""
+    import subprocess
+
+    done = subprocess.run(python_command(LOADER_SCRIPT) + [mode, str(poll)], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    try:
+        return parse_loader_output(done.stdout)
+    except AssertionError:
+        raise AssertionError(f"loader exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}") from None
