@@ -38,16 +38,17 @@ def test_first_load_downloads_each_file_once_and_records_completion(tiny_model_h
     assert (Path(report.path) / "config.json").read_bytes() == files["config.json"]
 
 
-@pytest.mark.parametrize("revision", ["main", "commit"])
-def test_second_process_loads_from_cache_with_zero_requests(tiny_model_hub, revision):
+# "engine": the full VlmEngine.load() in a fresh process (transformers from_pretrained of model,
+# tokenizer and image processor); "snapshot": the loader alone (fast), here for a pinned commit.
+@pytest.mark.parametrize("revision, mode", [("main", "engine"), ("commit", "snapshot")])
+def test_second_process_loads_from_cache_with_zero_requests(tiny_model_hub, revision, mode):
     hub = tiny_model_hub
     revision = hub.revision if revision == "commit" else revision
     first = run_loader(hub.env(revision), mode="snapshot")
     assert first["cache"] == "downloaded"
     hub.server.reset()
 
-    # A fresh process, the full engine load (transformers from_pretrained of model and processor).
-    second = run_loader(hub.env(revision), mode="engine")
+    second = run_loader(hub.env(revision), mode=mode)
 
     assert second["cache"] == "hit", second
     assert second["revision"] == hub.revision
@@ -65,7 +66,7 @@ def test_loader_never_sets_offline_variables(tiny_model_hub):
 
 def test_cache_works_where_symlinks_cannot_be_made(tiny_model_hub):
     hub = tiny_model_hub
-    first = run_loader(hub.env("main", TEST_NO_SYMLINKS="1"), mode="engine")
+    first = run_loader(hub.env("main", TEST_NO_SYMLINKS="1"))
     assert first["cache"] == "downloaded", first
     snapshot = Path(first["path"])
     entries = sorted(snapshot.iterdir())

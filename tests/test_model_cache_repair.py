@@ -104,7 +104,7 @@ def test_download_killed_half_way_is_never_loaded_and_is_mended(tiny_model_hub):
     assert not check.complete  # the refs file and several files exist, but there is no completion record
 
     hub.server.reset()
-    report = run_loader(env, mode="engine")  # the next cold start repairs it and loads
+    report = run_loader(env)  # the next cold start repairs it
     assert report["cache"] == "downloaded", report
     assert hub.server.file_gets().get("model.safetensors") == 1
     assert model_cache.check_snapshot(settings.hub_cache_path, hub.model_id, hub.revision).complete

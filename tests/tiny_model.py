@@ -120,9 +120,10 @@ class TinyModelHub:
 
     def env(self, revision: str | None = None, **extra: str) -> dict[str, str]:
         """Environment for a process that should use this hub and cache (merged over os.environ)."""
-        env = {k: v for k, v in os.environ.items() if k not in ("HF_HOME", "HF_HUB_CACHE")}
+        env = {k: v for k, v in os.environ.items() if k != "HF_HUB_CACHE"}
+        env.pop("HF_HUB_DISABLE_TELEMETRY", None)  # as deployed: huggingface_hub's own extras stay on
         env.update(MODEL_ID=self.model_id, MODEL_REVISION=revision or self.revision,
-                   MODEL_CACHE_PATH=self.cache_dir, HF_ENDPOINT=self.endpoint,
+                   MODEL_CACHE_PATH=self.cache_dir, HF_HOME=self.cache_dir, HF_ENDPOINT=self.endpoint,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])))
         env.update(extra)
         return env
@@ -151,8 +152,13 @@ def hub_server(tiny_model_dir):
 @pytest.fixture
 def tiny_model_hub(hub_server, tmp_path, monkeypatch) -> TinyModelHub:
     """A fresh empty cache in front of the session's hub; HF_ENDPOINT points at the hub meanwhile."""
+    import huggingface_hub.constants
+
     hub_server.reset()
     monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+    # huggingface_hub read HF_ENDPOINT when it was imported, and its telemetry (an agent-registry
+    # request when it builds headers) would go to the real hub from this process: keep it off here.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
     for name in ("HF_HOME", "HF_HUB_CACHE"):
         monkeypatch.delenv(name, raising=False)
     cache_dir = tmp_path / "cache" / "huggingface"
