@@ -333,6 +333,16 @@ def _fetch_or_wait(settings: Settings, endpoint: str | None, poll_seconds: float
     if not settings.model_cache_bucket:
         return _fetch(settings, endpoint)
 
+    from google.api_core.exceptions import GoogleAPIError
+
+    try:
+        return _fetch_or_wait_on_bucket(settings, endpoint, poll_seconds, deadline)
+    except GoogleAPIError as exc:
+        raise ModelUnavailable(f"model {settings.model_id}: the download lock in bucket "
+                               f"{settings.model_cache_bucket} (MODEL_CACHE_BUCKET) is unreachable: {exc}") from exc
+
+
+def _fetch_or_wait_on_bucket(settings: Settings, endpoint: str | None, poll_seconds: float, deadline: float) -> _Fetch:
     from common.gcs_lock import GcsLock
 
     lock = GcsLock(settings.model_cache_bucket, lock_object_name(settings.model_id),
