@@ -87,3 +87,13 @@ class Busy(OcrError):
 
     status, code, permanent = 503, "busy", False
     retry_after_seconds = 5
+
+
+class ModelCacheDamaged(ModelUnavailable):
+    """The model cache is damaged and a repair did not fix it (files still missing or of the wrong size).
+
+    Still a 503: a later attempt may succeed (disk space freed, the hub fixed), but the message names
+    the files, and a damaged snapshot is never loaded.
+    """
+
+    code = "model_cache_damaged"

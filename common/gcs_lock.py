@@ -1,0 +1,141 @@
+"""A lock that works across instances: one small object in a Cloud Storage bucket.
+
+Cloud Storage FUSE has no file locking, so instances that share the model cache through a bucket
+mount cannot use ``filelock`` to agree on who downloads. Object creation with
+``if_generation_match=0`` succeeds for exactly one caller, which makes a lock object a mutex.
+
+A crashed holder must not block the fleet: the lock carries a time to live. It counts from the
+object's ``updated`` time, which the storage service sets (so the holder's clock does not matter),
+and a holder doing long work refreshes it (``refresh``) to keep it alive. An expired lock is taken
+over by rewriting it with ``if_generation_match=<the stale generation>``, so of several instances
+that notice the expiry together only one wins. ``release`` deletes the object only if it is still
+ours (same generation), so a holder that overran its TTL cannot delete its successor's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LockState:
+    """The lock object as last seen: who holds it and until when (None: nobody holds it)."""
+
+    holder: str
+    generation: int
+    updated: float  # epoch seconds, set by the storage service
+    ttl_seconds: int
+
+    @property
+    def expires_at(self) -> float:
+        return self.updated + self.ttl_seconds
+
+    def expired(self, now: float | None = None) -> bool:
+        return (now if now is not None else time.time()) >= self.expires_at
+
+
+def default_holder() -> str:
+    """Who we are, for the lock's content and the logs: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class GcsLock:
+    def __init__(self, bucket: str, name: str, ttl_seconds: int, *, client=None, holder: str | None = None):
+        if client is None:
+            from common.storage import gcs_client
+
+            client = gcs_client()
+        self.bucket_name = bucket
+        self.name = name
+        self.ttl_seconds = ttl_seconds
+        self.holder = holder or default_holder()
+        self.generation: int | None = None  # set while we hold the lock
+        self._bucket = client.bucket(bucket)
+
+    @property
+    def location(self) -> str:
+        return f"gs://{self.bucket_name}/{self.name}"
+
+    @property
+    def held(self) -> bool:
+        return self.generation is not None
+
+    def _payload(self) -> str:
+        return json.dumps({"holder": self.holder, "ttl_seconds": self.ttl_seconds, "written_at": time.time()})
+
+    def _write(self, if_generation_match: int) -> bool:
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        blob = self._bucket.blob(self.name)
+        try:
+            blob.upload_from_string(self._payload(), content_type="application/json", if_generation_match=if_generation_match)
+        except (PreconditionFailed, NotFound):
+            return False
+        self.generation = blob.generation
+        return True
+
+    def state(self) -> LockState | None:
+        """The lock as stored now, or None when there is no lock object."""
+        from google.api_core.exceptions import NotFound
+
+        blob = self._bucket.get_blob(self.name)
+        if blob is None:
+            return None
+        ttl = self.ttl_seconds
+        holder = "?"
+        try:
+            content = json.loads(blob.download_as_bytes(if_generation_match=blob.generation))
+            holder = str(content.get("holder", "?"))
+            # The holder's TTL rules its own lock: instances may be configured differently.
+            ttl = int(content.get("ttl_seconds", ttl))
+        except NotFound:
+            return None  # released between the two calls
+        except (ValueError, TypeError):
+            pass  # unreadable content: fall back to our TTL rather than wedge the fleet
+        updated = (blob.updated or blob.time_created).timestamp()
+        return LockState(holder=holder, generation=blob.generation, updated=updated, ttl_seconds=ttl)
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free or expired; False if someone else holds it."""
+        if self._write(if_generation_match=0):
+            log.info("download lock %s taken by %s", self.location, self.holder)
+            return True
+        current = self.state()
+        if current is None:
+            # Released between our create and our look: one more try, still race-free.
+            return self._write(if_generation_match=0)
+        if not current.expired():
+            return False
+        if self._write(if_generation_match=current.generation):
+            log.warning("download lock %s: took over from %s, whose lock expired %.0f s ago (holder crashed or stalled)",
+                        self.location, current.holder, time.time() - current.expires_at)
+            return True
+        return False
+
+    def refresh(self) -> bool:
+        """Extend our lock's life; False if we no longer hold it (it expired and was taken over)."""
+        if self.generation is None:
+            return False
+        if self._write(if_generation_match=self.generation):
+            return True
+        log.warning("download lock %s: lost it (another instance took it over after it expired)", self.location)
+        self.generation = None
+        return False
+
+    def release(self) -> None:
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
+        if self.generation is None:
+            return
+        try:
+            self._bucket.blob(self.name).delete(if_generation_match=self.generation)
+        except (NotFound, PreconditionFailed):
+            log.warning("download lock %s was no longer ours at release", self.location)
+        self.generation = None
