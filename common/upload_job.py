@@ -250,7 +250,6 @@ class _Job:
         for page in ocr_pages(document, numbers, engine):
             wrote = write_page(self.store, self.prefix, page, extra_metadata=extra, if_absent=True)
             self.ocrd.append(page.number)
-            self.claims.release(page.number)
             fields = {"page": page.number, "pages_total": document.page_count, "seconds": page.seconds,
                       "worker": self.worker}
             if page.error:
@@ -260,6 +259,7 @@ class _Job:
             if not wrote:
                 log.warning("page %d was written by another delivery first; kept theirs", page.number,
                             extra={"fields": fields})
+            self.claims.release(page.number)
 
     def _finish(self) -> Outcome:
         count = self.page_count
