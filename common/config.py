@@ -88,6 +88,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("QUEUE_WAIT_SECONDS", "60", "HTTP: how long a request waits for a free slot before a 503.", _non_negative_int),
     Variable("MAX_EVENT_AGE_SECONDS", "86400", "On-upload: events older than this are dropped instead of retried.", _positive_int),
     Variable("CLAIM_TTL_SECONDS", "900", "On-upload: a page claim older than this is presumed abandoned and may be taken over.", _positive_int),
+    Variable("CLAIM_WAIT_SECONDS", "120", "On-upload: how long a delivery waits for pages another live delivery claimed before raising so the platform retries later.", _non_negative_int),
     Variable("LOG_FORMAT", "auto", "json (Cloud Logging), text, or auto (json on Cloud Run, else text).", _choice("auto", "json", "text")),
 )
 
@@ -122,6 +123,7 @@ class Settings:
     queue_wait_seconds: int
     max_event_age_seconds: int
     claim_ttl_seconds: int
+    claim_wait_seconds: int
     log_format: str
 
     @property

@@ -23,15 +23,24 @@ def page_name(prefix: str, number: int) -> str:
     return f"{prefix}/pages/{number:04d}.md"
 
 
-def write_page(store: ObjectStore, prefix: str, page: PageResult) -> None:
+def write_page(
+    store: ObjectStore, prefix: str, page: PageResult, *,
+    extra_metadata: dict[str, str] | None = None, if_absent: bool = False,
+) -> bool:
+    """Store one page; ``if_absent`` keeps the first writer's page when two deliveries race.
+    Says whether it wrote."""
     metadata = {
+        **(extra_metadata or {}),
         "seconds": str(page.seconds),
         "header": json.dumps(page.header, ensure_ascii=False),
         "footer": json.dumps(page.footer, ensure_ascii=False),
     }
     if page.error:
         metadata["error"] = page.error
-    store.write(page_name(prefix, page.number), page.text.encode(), "text/markdown; charset=utf-8", metadata=metadata)
+    return store.write(
+        page_name(prefix, page.number), page.text.encode(), "text/markdown; charset=utf-8",
+        metadata=metadata, if_absent=if_absent,
+    )
 
 
 def read_page(store: ObjectStore, prefix: str, number: int) -> PageResult:
@@ -85,5 +94,9 @@ def write_document(store: ObjectStore, prefix: str, source: str, result: Documen
     return body
 
 
-def write_manifest(store: ObjectStore, prefix: str, body: dict) -> None:
-    store.write(f"{prefix}/result.json", json.dumps(body, ensure_ascii=False, indent=2).encode(), "application/json")
+def write_manifest(store: ObjectStore, prefix: str, body: dict, *, if_absent: bool = False) -> bool:
+    """Write result.json; with ``if_absent`` only the first finisher's manifest lands. Says whether it wrote."""
+    return store.write(
+        f"{prefix}/result.json", json.dumps(body, ensure_ascii=False, indent=2).encode(), "application/json",
+        if_absent=if_absent,
+    )

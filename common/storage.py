@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,15 +30,17 @@ class StoredObject:
 class ObjectStore(Protocol):
     location: str  # gs://bucket or a folder path, for messages
 
-    def read(self, name: str, max_bytes: int | None = None) -> StoredObject:
-        """The object, or ObjectNotFound; TooLarge past max_bytes (checked before downloading)."""
+    def read(self, name: str, max_bytes: int | None = None, generation: int | None = None) -> StoredObject:
+        """The object (that generation of it, if given), or ObjectNotFound; TooLarge past
+        max_bytes (checked before downloading)."""
         ...
 
     def write(
         self, name: str, data: bytes, content_type: str, *,
-        metadata: dict[str, str] | None = None, if_absent: bool = False,
+        metadata: dict[str, str] | None = None, if_absent: bool = False, if_generation: int | None = None,
     ) -> bool:
-        """Write the object; with if_absent, write only if none exists and say whether it did."""
+        """Write the object and say whether it did. With if_absent, only if none exists; with
+        if_generation, only if the current object is still that generation (compare-and-swap)."""
         ...
 
     def exists(self, name: str) -> bool: ...
@@ -71,10 +74,10 @@ class GcsStore:
         self.location = f"gs://{bucket}"
         self._bucket = (client or gcs_client()).bucket(bucket)
 
-    def read(self, name: str, max_bytes: int | None = None) -> StoredObject:
+    def read(self, name: str, max_bytes: int | None = None, generation: int | None = None) -> StoredObject:
         from google.api_core.exceptions import NotFound
 
-        blob = self._bucket.get_blob(name)
+        blob = self._bucket.get_blob(name, generation=generation)
         if blob is None:
             raise ObjectNotFound(f"{self.location}/{name} does not exist")
         if max_bytes is not None and (blob.size or 0) > max_bytes:
@@ -86,14 +89,17 @@ class GcsStore:
             raise ObjectNotFound(f"{self.location}/{name} does not exist") from None
         return StoredObject(name, data, dict(blob.metadata or {}), blob.generation)
 
-    def write(self, name, data, content_type, *, metadata=None, if_absent=False) -> bool:
+    def write(self, name, data, content_type, *, metadata=None, if_absent=False, if_generation=None) -> bool:
         from google.api_core.exceptions import PreconditionFailed
 
         blob = self._bucket.blob(name)
         if metadata:
             blob.metadata = metadata
         try:
-            blob.upload_from_string(data, content_type=content_type, if_generation_match=0 if if_absent else None)
+            # With a precondition the client knows the upload is idempotent and retries 5xx/429 itself.
+            blob.upload_from_string(
+                data, content_type=content_type, if_generation_match=0 if if_absent else if_generation
+            )
         except PreconditionFailed:
             return False
         return True
@@ -113,6 +119,9 @@ class GcsStore:
             pass
 
 
+_LOCAL_CAS_LOCK = threading.Lock()
+
+
 class LocalStore:
     """The same interface over a folder; metadata is kept beside each file as NAME.meta."""
 
@@ -126,9 +135,9 @@ class LocalStore:
             raise BadRequest(f"object name {name!r} leaves the folder {self.root}")
         return path
 
-    def read(self, name: str, max_bytes: int | None = None) -> StoredObject:
+    def read(self, name: str, max_bytes: int | None = None, generation: int | None = None) -> StoredObject:
         path = self._path(name)
-        if not path.is_file():
+        if not path.is_file() or (generation is not None and path.stat().st_mtime_ns != generation):
             raise ObjectNotFound(f"{path} does not exist")
         if max_bytes is not None and path.stat().st_size > max_bytes:
             raise TooLarge(f"{path} is {path.stat().st_size} bytes; the limit is {max_bytes} (MAX_UPLOAD_BYTES)")
@@ -138,13 +147,24 @@ class LocalStore:
             import json
 
             metadata = json.loads(meta_path.read_text())
-        return StoredObject(name, path.read_bytes(), metadata)
+        # A file's mtime stands in for the GCS generation.
+        return StoredObject(name, path.read_bytes(), metadata, path.stat().st_mtime_ns)
 
-    def write(self, name, data, content_type, *, metadata=None, if_absent=False) -> bool:
+    def write(self, name, data, content_type, *, metadata=None, if_absent=False, if_generation=None) -> bool:
         import json
 
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if if_generation is not None and not if_absent:
+            # Compare-and-swap within this process only: a folder has no cross-process equivalent
+            # of a GCS precondition without a lock file; the on-upload function runs on GCS.
+            with _LOCAL_CAS_LOCK:
+                try:
+                    if path.stat().st_mtime_ns != if_generation:
+                        return False
+                except FileNotFoundError:
+                    return False
+                return self.write(name, data, content_type, metadata=metadata)
         if if_absent:
             try:
                 with open(path, "xb") as handle:
