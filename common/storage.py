@@ -60,9 +60,13 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
-@functools.lru_cache(maxsize=1)
 def gcs_client():
-    """One client per process; it honours STORAGE_EMULATOR_HOST (tests, local loop)."""
+    """One client per process (per STORAGE_EMULATOR_HOST: tests and the local loop use an emulator)."""
+    return _client_for(os.environ.get("STORAGE_EMULATOR_HOST"))
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(emulator_host: str | None):
     from google.cloud import storage
 
     return storage.Client()

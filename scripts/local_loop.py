@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 # The one line to change once main.py's imports all exist: --source=main.py.
-FUNCTION_SOURCE = REPO / "functions" / "on_upload.py"
+FUNCTION_SOURCE = REPO / "main.py"
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from common.gcs_lock import GcsLock
-from tests.gcs_emulator import gcs_bucket, gcs_emulator  # noqa: F401 (fixtures)
 
 
 def _lock(emulator, bucket, holder, ttl=60):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gcs_emulator import gcs_bucket, gcs_emulator  # noqa: F401  (fixtures)
 from tests.http_client import http_client
 from tests.pages import pdf_bytes, text_page
 

@@ -6,7 +6,6 @@ import io
 
 import pytest
 
-from tests.gcs_emulator import gcs_bucket, gcs_emulator  # noqa: F401  (fixtures)
 from tests.http_client import http_client
 from tests.pages import image_bytes, pdf_bytes, text_page
 

@@ -11,7 +11,6 @@ import pytest
 from common import model_cache
 from common.errors import ModelUnavailable
 from common.gcs_lock import GcsLock
-from tests.gcs_emulator import gcs_bucket, gcs_emulator  # noqa: F401 (fixtures)
 from tests.tiny_model import (LOADER_SCRIPT, REPO_ROOT, hub_server, parse_loader_output,  # noqa: F401
                               python_command, tiny_model_dir, tiny_model_hub)
 

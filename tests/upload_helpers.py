@@ -181,7 +181,7 @@ import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The one line to change once main.py's imports all exist: load main.py instead.
-FUNCTION_SOURCE = os.path.join(REPO, "functions", "on_upload.py")
+FUNCTION_SOURCE = os.path.join(REPO, "main.py")
 
 
 @pytest.fixture
