@@ -162,7 +162,7 @@ class PdfDocument(Document):
                     scale = self.limits.render_long_edge / max(width, height)
                     bitmap = page.render(scale=scale, draw_annots=True)
                     try:
-                        return bitmap.to_pil().convert("RGB")
+                        return fit_long_edge(bitmap.to_pil().convert("RGB"), self.limits.render_long_edge)
                     finally:
                         bitmap.close()
                 finally:
@@ -224,14 +224,23 @@ class ImageDocument(Document):
         self._image.close()
 
 
+# OCR engines upscale a page's short side to a minimum; a 2000 x 1 pixel sliver would become a
+# gigapixel image. Slivers are padded with white to this many pixels instead.
+MIN_SHORT_EDGE = 64
+
+
 def fit_long_edge(image: Image.Image, long_edge: int) -> Image.Image:
-    """Scale down (never up) so the long edge is at most ``long_edge`` pixels."""
+    """Scale down (never up) so the long edge is at most ``long_edge`` pixels; pad slivers."""
     longest = max(image.size)
-    if longest <= long_edge:
-        return image
-    scale = long_edge / longest
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.LANCZOS)
+    if longest > long_edge:
+        scale = long_edge / longest
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.LANCZOS)
+    if min(image.size) < MIN_SHORT_EDGE:
+        canvas = Image.new("RGB", (max(image.width, MIN_SHORT_EDGE), max(image.height, MIN_SHORT_EDGE)), "white")
+        canvas.paste(image, (0, 0))
+        image = canvas
+    return image
 
 
 def open_document(data: bytes, limits: Limits) -> Document:

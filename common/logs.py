@@ -15,6 +15,7 @@ import os
 import sys
 import time
 
+_configured: tuple[str, int] | None = None
 _context: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})
 
 
@@ -56,8 +57,12 @@ class TextFormatter(logging.Formatter):
 
 def setup_logging(log_format: str = "auto", level: int = logging.INFO) -> None:
     """Send our logs to stderr as JSON (Cloud Run, or LOG_FORMAT=json) or text. Idempotent."""
+    global _configured
     if log_format == "auto":
         log_format = "json" if os.environ.get("K_SERVICE") else "text"
+    if _configured == (log_format, level):
+        return
+    _configured = (log_format, level)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()

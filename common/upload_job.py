@@ -22,6 +22,7 @@ platform retries.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from typing import Callable
 from common.config import Settings
 from common.documents import EXTENSIONS, Document, Limits, is_supported_content_type, open_document
 from common.engines import OcrEngine, get_engine
-from common.errors import ObjectNotFound, OcrError, TooLarge
+from common.errors import CorruptDocument, ObjectNotFound, OcrError, TooLarge
 from common.logs import log_context
 from common.pipeline import DocumentResult, ocr_pages, to_markdown
 from common.results import failed_manifest, manifest, page_name, read_page, write_manifest, write_page
@@ -63,10 +64,27 @@ class Outcome:
     pages_ocrd: tuple[int, ...] = ()
 
 
+# GCS object names are at most 1024 bytes; the longest name we add under a prefix is /pages/NNNN.md.
+_MAX_OBJECT_NAME_BYTES = 1024
+_LONGEST_SUFFIX_BYTES = len("/pages/0000.md")
+
+
 def results_prefix(settings: Settings, name: str, generation: int | str) -> str:
-    """``<RESULTS_PREFIX>/<object name>/<generation>``: where one upload's results live."""
-    parts = [settings.results_prefix, name, str(generation)]
-    return "/".join(part for part in parts if part)
+    """``<RESULTS_PREFIX>/<object name>/<generation>``: where one upload's results live.
+
+    An object name too long to fit (GCS names stop at 1024 bytes) is cut and given a hash of the
+    whole name, so two long names never share results; result.json keeps the full name.
+    """
+    def join(object_part: str) -> str:
+        return "/".join(part for part in (settings.results_prefix, object_part, str(generation)) if part)
+
+    prefix = join(name)
+    overflow = len(prefix.encode()) + _LONGEST_SUFFIX_BYTES - _MAX_OBJECT_NAME_BYTES
+    if overflow <= 0:
+        return prefix
+    digest = "~" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    keep = name.encode()[: max(0, len(name.encode()) - overflow - len(digest))].decode("utf-8", "ignore")
+    return join(keep + digest)
 
 
 def skip_reason(*, bucket: str, name: str, size: int | None, content_type: str | None, settings: Settings) -> str | None:
@@ -264,6 +282,9 @@ class _Job:
     def _finish(self) -> Outcome:
         count = self.page_count
         pages = [read_page(self.store, self.prefix, n) for n in range(1, count + 1)]
+        if all(page.error and not page.text for page in pages):
+            # Not one page could be read: an unreadable document, as POST /ocr would say.
+            return self._fail(CorruptDocument(f"no page could be read; page 1: {pages[0].error}"))
         # The pages say which engine made them: a finisher that OCR'd nothing has no engine loaded.
         meta = self.store.read(page_name(self.prefix, 1)).metadata
         engine = self.engine

@@ -15,13 +15,15 @@ from common.config import Settings
 from common.logs import setup_logging
 from common.upload_job import FINALIZED, process_object
 
-setup_logging(Settings.from_env().log_format)
 log = logging.getLogger("gnosis.on_upload")
 
 
 @functions_framework.cloud_event
 def ocr_on_upload(cloud_event) -> None:
-    if cloud_event["type"] != FINALIZED:
+    # Read per event (microseconds): a bad variable fails the event loudly, naming the variable.
+    settings = Settings.from_env()
+    setup_logging(settings.log_format)
+    if cloud_event["type"] != FINALIZED:  # Eventarc filters by type; a misrouted event is not ours
         log.warning("ignored an event of type %s (id %s): this function handles %s only",
                     cloud_event["type"], cloud_event["id"], FINALIZED)
         return
@@ -33,5 +35,5 @@ def ocr_on_upload(cloud_event) -> None:
         size=data.get("size"),
         content_type=data.get("contentType"),
         event_time=cloud_event.get("time") or data.get("timeCreated"),
-        settings=Settings.from_env(),
+        settings=settings,
     )

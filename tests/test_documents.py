@@ -72,6 +72,7 @@ def test_pages_are_rendered_lazily_one_at_a_time():
 def test_large_images_are_scaled_down_not_up():
     assert fit_long_edge(small_page(size=(3000, 1500)), 1000).size == (1000, 500)
     assert fit_long_edge(small_page(size=(300, 150)), 1000).size == (300, 150)
+    assert fit_long_edge(small_page(size=(4000, 2)), 1000).size == (1000, 64)  # a sliver is padded
 
 
 @pytest.mark.parametrize(
