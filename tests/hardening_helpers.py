@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import signal
+import threading
 import time
+from collections import Counter
+
+import pytest
 
 from common.pipeline import to_markdown
 from common.results import read_page
 from common.storage import GcsStore
-from tests.upload_helpers import page_image, phrase_of, post_event
+from scripts.local_loop import start_function, stop
+from tests.fault_proxy import FaultProxy
+from tests.gcs_emulator import free_port
+from tests.upload_helpers import TEST_ENV, page_image, phrase_of, post_event
 
 PHRASES = ["Alpha Bravo Charlie", "Delta Echo Foxtrot", "Golf Hotel India", "Kilo Lima Mike"]
 
@@ -135,3 +145,90 @@ class ThumbnailEngine:
             _, words = min((sum(abs(a - b) for a, b in zip(thumb, ref)), words) for ref, words in self.references)
             texts.append(PageText(words))
         return texts
+
+
+class Writes:
+    """Uploads that reached storage, by object name and status, from every instance's proxy."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.by_name: dict[str, Counter] = {}
+
+    def record(self, method, path, body, status, who):
+        if "/upload/" not in path:
+            return
+        match = re.search(rb'"name"\s*:\s*"([^"]+)"', body)
+        if match:
+            with self.lock:
+                self.by_name.setdefault(match.group(1).decode(), Counter())[(who, status)] += 1
+
+    def of(self, name: str) -> Counter:
+        with self.lock:
+            return Counter(self.by_name.get(name, {}))
+
+
+class Instance:
+    """A functions-framework process serving ocr_on_upload, its storage traffic through its own proxy."""
+
+    def __init__(self, emulator, tmp_path, label, writes: Writes, env: dict[str, str] | None = None):
+        self.label, self.writes, self.requests, self.killed_at = label, writes, 0, None
+        self._count = threading.Lock()
+        self.kill_before: int | None = None
+        self.kill_after: int | None = None
+        self.proxy = FaultProxy(emulator.url).start()
+        self.proxy.before, self.proxy.after = self._before, self._after
+        self.port, self.log_path = free_port(), tmp_path / f"{label}.log"
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self._log = open(self.log_path, "wb")
+        self.process = start_function(self.port, self.proxy.url, {**TEST_ENV, **(env or {})}, log=self._log)
+
+    def _before(self, method, path, body):
+        with self._count:
+            self.requests += 1
+            number = self.requests
+        if self.kill_before is not None and number == self.kill_before:
+            self.kill(f"before request {number}")
+            return "drop"
+        return None
+
+    def _after(self, method, path, body, status):
+        self.writes.record(method, path, body, status, self.label)
+        if self.kill_after is not None and self.requests == self.kill_after:
+            self.kill(f"after request {self.requests} landed")
+
+    def kill(self, where: str) -> None:
+        if self.killed_at is None and self.process.poll() is None:
+            self.killed_at = where
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def entries(self) -> list[dict]:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def pages_done(self, name: str, generation: int | str | None = None) -> list[int]:
+        """Pages this instance OCR'd and stored, from its 'page N done' log lines."""
+        return [entry["page"] for entry in self.entries()
+                if entry.get("object") == name and re.fullmatch(r"page \d+ done", entry.get("message", ""))
+                and (generation is None or entry.get("generation") == str(generation))]
+
+    def close(self) -> None:
+        stop(self.process)
+        self._log.close()
+        self.proxy.stop()
+
+
+@pytest.fixture
+def instances(gcs_emulator, tmp_path):
+    """Start functions-framework instances by label (``instances("a", CLAIM_TTL_SECONDS="2")``);
+    ``instances.writes`` sees every upload that reaches storage from any of them."""
+    started, writes = [], Writes()
+
+    def start(label: str, **env: str) -> Instance:
+        instance = Instance(gcs_emulator, tmp_path, label, writes, env)
+        started.append(instance)
+        return instance
+
+    start.writes = writes
+    yield start
+    for instance in started:
+        instance.close()

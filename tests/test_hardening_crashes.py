@@ -14,112 +14,22 @@ and document.md is the pages in order; no claim is left behind.
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import re
-import signal
 import threading
 import time
 from collections import Counter
 
 import pytest
 
-from scripts.local_loop import start_function, stop
-from tests.fault_proxy import FaultProxy
-from tests.gcs_emulator import free_port
-from tests.hardening_helpers import PHRASES, check_result_set, deliver_until_acknowledged, make_pdf_of
-from tests.upload_helpers import TEST_ENV, finalized_event, upload
+from tests.hardening_helpers import (
+    PHRASES, check_result_set, deliver_until_acknowledged, make_pdf_of,
+)
+from tests.hardening_helpers import instances  # noqa: F401  (fixture)
+from tests.upload_helpers import finalized_event, upload
 
 WORDS = PHRASES[:3]
 # Small, so the survivor takes over the doomed instance's claims after a short wait.
-CLAIM_TTL_SECONDS = "2"
-
-
-class Writes:
-    """Uploads that reached storage, by object name and status, from every instance's proxy."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.by_name: dict[str, Counter] = {}
-
-    def record(self, method, path, body, status, who):
-        if "/upload/" not in path:
-            return
-        match = re.search(rb'"name"\s*:\s*"([^"]+)"', body)
-        if match:
-            with self.lock:
-                self.by_name.setdefault(match.group(1).decode(), Counter())[(who, status)] += 1
-
-    def of(self, name: str) -> Counter:
-        with self.lock:
-            return Counter(self.by_name.get(name, {}))
-
-
-class Instance:
-    """A functions-framework process serving ocr_on_upload, its storage traffic through its own proxy."""
-
-    def __init__(self, emulator, tmp_path, label, writes: Writes):
-        self.label, self.writes, self.requests, self.killed_at = label, writes, 0, None
-        self._count = threading.Lock()
-        self.kill_before: int | None = None
-        self.kill_after: int | None = None
-        self.proxy = FaultProxy(emulator.url).start()
-        self.proxy.before, self.proxy.after = self._before, self._after
-        self.port, self.log_path = free_port(), tmp_path / f"{label}.log"
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self._log = open(self.log_path, "wb")
-        env = {**TEST_ENV, "CLAIM_TTL_SECONDS": CLAIM_TTL_SECONDS}
-        self.process = start_function(self.port, self.proxy.url, env, log=self._log)
-
-    def _before(self, method, path, body):
-        with self._count:
-            self.requests += 1
-            number = self.requests
-        if self.kill_before is not None and number == self.kill_before:
-            self.kill(f"before request {number}")
-            return "drop"
-        return None
-
-    def _after(self, method, path, body, status):
-        self.writes.record(method, path, body, status, self.label)
-        if self.kill_after is not None and self.requests == self.kill_after:
-            self.kill(f"after request {self.requests} landed")
-
-    def kill(self, where: str) -> None:
-        if self.killed_at is None and self.process.poll() is None:
-            self.killed_at = where
-            os.killpg(self.process.pid, signal.SIGKILL)
-
-    def pages_done(self, name: str) -> list[int]:
-        pages = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                entry = json.loads(line)
-                if entry.get("object") == name and re.fullmatch(r"page \d+ done", entry.get("message", "")):
-                    pages.append(entry["page"])
-        return pages
-
-    def close(self) -> None:
-        stop(self.process)
-        self._log.close()
-        self.proxy.stop()
-
-
-@pytest.fixture
-def instances(gcs_emulator, tmp_path):
-    started = []
-    writes = Writes()
-
-    def start(label):
-        instance = Instance(gcs_emulator, tmp_path, label, writes)
-        started.append(instance)
-        return instance
-
-    start.writes = writes
-    yield start
-    for instance in started:
-        instance.close()
+ENV = {"CLAIM_TTL_SECONDS": "2"}
 
 
 def _post_quietly(url, event):
@@ -136,7 +46,7 @@ def _post_quietly(url, event):
 @pytest.mark.parametrize("trials", [3, pytest.param(20, marks=pytest.mark.slow)])
 def test_killed_at_random_points_then_redelivered(gcs_bucket, instances, trials):
     rng = random.Random(8 * 1000 + trials)
-    survivor = instances("survivor")
+    survivor = instances("survivor", **ENV)
     # A reference delivery tells how many storage requests and seconds a whole one takes.
     reference = upload(gcs_bucket, "crash/reference.pdf", make_pdf_of(WORDS), "application/pdf")
     started = time.monotonic()
@@ -149,7 +59,7 @@ def test_killed_at_random_points_then_redelivered(gcs_bucket, instances, trials)
         blob = upload(gcs_bucket, f"crash/t{trial:02d}.pdf", make_pdf_of(WORDS), "application/pdf")
         prefix = f"ocr-results/{blob.name}/{blob.generation}"
         event = finalized_event(blob)
-        doomed = instances(f"doomed{trial:02d}")
+        doomed = instances(f"doomed{trial:02d}", **ENV)
         # The kinds take turns so that even the short run has each; the point within is random.
         how = ("before-request", "after-request", "moment")[trial % 3]
         if how == "before-request":
