@@ -73,22 +73,43 @@ def _client_for(emulator_host: str | None):
 
 
 class GcsStore:
-    def __init__(self, bucket: str, client=None):
+    """A bucket through google-cloud-storage.
+
+    Every call retries transient faults (429, 5xx, dropped connections, timeouts) with ``retry``
+    (default: the library's ``DEFAULT_RETRY``, 1 s initial backoff, 120 s deadline); when that is
+    spent the error propagates, so the on-upload function raises and the platform retries the
+    event. Retrying every write is safe for this project because every write is idempotent for
+    us: the same bytes to the same name (``document.md``), or guarded by a precondition
+    (pages, claims, ``result.json``), where a retry whose first attempt did land gets a 412,
+    which ``write`` reports as "not written" and the callers handle (see PageClaims.acquire).
+    We pass the policy explicitly instead of relying on the library's per-call defaults, which
+    have changed between releases (2.x did not retry uploads without a precondition).
+    """
+
+    def __init__(self, bucket: str, client=None, retry=None):
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
         self.bucket_name = bucket
         self.location = f"gs://{bucket}"
-        self._bucket = (client or gcs_client()).bucket(bucket)
+        self._client = client or gcs_client()
+        self._bucket = self._client.bucket(bucket)
+        # A google.api_core Retry; tests pass one with a short backoff and deadline.
+        self.retry = retry or DEFAULT_RETRY
 
     def read(self, name: str, max_bytes: int | None = None, generation: int | None = None) -> StoredObject:
         from google.api_core.exceptions import NotFound
 
-        blob = self._bucket.get_blob(name, generation=generation)
+        blob = self._bucket.get_blob(name, generation=generation, retry=self.retry)
         if blob is None:
             raise ObjectNotFound(f"{self.location}/{name} does not exist")
         if max_bytes is not None and (blob.size or 0) > max_bytes:
             raise TooLarge(f"{self.location}/{name} is {blob.size} bytes; the limit is {max_bytes} (MAX_UPLOAD_BYTES)")
         try:
-            # Pin the generation we measured, so a concurrent overwrite cannot slip past the size check.
-            data = blob.download_as_bytes(if_generation_match=blob.generation)
+            # Pin the generation we measured, so a concurrent overwrite cannot slip past the size
+            # check. A fresh blob (no mediaLink) puts ``generation=`` in the download URL itself:
+            # the mediaLink of a metadata response only carries it on real GCS, not on emulators.
+            pinned = self._bucket.blob(name, generation=blob.generation)
+            data = pinned.download_as_bytes(if_generation_match=blob.generation, retry=self.retry)
         except NotFound:
             raise ObjectNotFound(f"{self.location}/{name} does not exist") from None
         return StoredObject(name, data, dict(blob.metadata or {}), blob.generation)
@@ -100,25 +121,26 @@ class GcsStore:
         if metadata:
             blob.metadata = metadata
         try:
-            # With a precondition the client knows the upload is idempotent and retries 5xx/429 itself.
             blob.upload_from_string(
-                data, content_type=content_type, if_generation_match=0 if if_absent else if_generation
+                data, content_type=content_type, if_generation_match=0 if if_absent else if_generation,
+                retry=self.retry,
             )
         except PreconditionFailed:
             return False
         return True
 
     def exists(self, name: str) -> bool:
-        return self._bucket.blob(name).exists()
+        return self._bucket.blob(name).exists(retry=self.retry)
 
     def list(self, prefix: str) -> list[str]:
-        return [blob.name for blob in self._bucket.list_blobs(prefix=prefix)]
+        return [blob.name for blob in self._bucket.list_blobs(prefix=prefix, retry=self.retry)]
 
     def delete(self, name: str) -> None:
         from google.api_core.exceptions import NotFound
 
         try:
-            self._bucket.blob(name).delete()
+            # A retried delete whose first attempt landed gets a 404: the object is gone either way.
+            self._bucket.blob(name).delete(retry=self.retry)
         except NotFound:
             pass
 

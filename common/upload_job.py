@@ -361,6 +361,11 @@ class PageClaims:
             owner, age = claim["owner"], self.clock() - float(claim["claimed_at"])
         except (ValueError, KeyError, TypeError):
             owner, age = "unreadable", float("inf")
+        if owner == self.owner:
+            # Our own write landed but its reply was lost, and the client's retry met the object
+            # it had just created (412). Without this the page would wait out CLAIM_TTL_SECONDS.
+            self.held.add(number)
+            return True
         if age <= self.ttl:
             return False
         # Compare-and-swap on the generation we read: of several takers, exactly one wins.

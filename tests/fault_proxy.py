@@ -3,6 +3,12 @@
 On a chosen fraction of requests it answers 503 or 429, or drops the connection without an answer;
 the rest it forwards unchanged. A fixed seed makes a run repeatable. ``stop_upstream()``-style
 outages are simulated with ``down = True`` (every request dropped).
+
+Opt-in mode ``lost`` forwards the request and then drops the connection instead of relaying the
+reply: the write happened, the client cannot know it (the case that makes retried conditional
+writes meet their own object). Hooks let a test watch or steer single requests: ``before(method,
+path, body)`` may return a mode to force on this request; ``after(method, path, body, status)``
+sees each answer from upstream before it is relayed (or lost).
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.forwarded = 0
-        self.injected: dict[str, int] = {mode: 0 for mode in ("503", "429", "drop")}
+        self.injected: dict[str, int] = {mode: 0 for mode in ("503", "429", "drop", "lost")}
+        self.before = None
+        self.after = None
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -51,8 +59,11 @@ class FaultProxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def _choose_fault(self) -> str | None:
+    def _choose_fault(self, forced: str | None = None) -> str | None:
         with self._lock:
+            if forced:
+                self.injected[forced] += 1
+                return forced
             if self.down:
                 self.injected["drop"] += 1
                 return "drop"
@@ -68,6 +79,9 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Status line, headers and body go out in separate writes: without TCP_NODELAY each
+            # reply waits out the client's delayed ACK (about 40 ms a request).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet: the tests count, they do not read logs
                 pass
@@ -75,7 +89,8 @@ class FaultProxy:
             def _relay(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                fault = proxy._choose_fault()
+                forced = proxy.before(self.command, self.path, body) if proxy.before else None
+                fault = proxy._choose_fault(forced)
                 if fault == "drop":
                     # Close without a status line: the client sees a dropped connection.
                     self.close_connection = True
@@ -97,6 +112,12 @@ class FaultProxy:
                     data = response.read()
                 finally:
                     upstream.close()
+                if proxy.after:
+                    proxy.after(self.command, self.path, body, response.status)
+                if fault == "lost":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 self.send_response(response.status)
                 for key, value in response.getheaders():
                     if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
