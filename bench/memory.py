@@ -43,13 +43,6 @@ def peak_rss_of_cli(pdf: Path) -> tuple[float, float]:
     return usage.ru_maxrss / 1024, time.perf_counter() - started
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 def http_rss(requests_count: int, workdir: Path) -> tuple[float, float]:
     import requests
 
@@ -62,10 +55,10 @@ def http_rss(requests_count: int, workdir: Path) -> tuple[float, float]:
             response.raise_for_status()
 
         post()
-        after_one = rss_mib(function.process.pid)
+        after_one = function.memory_mib()
         for _ in range(requests_count - 1):
             post()
-        after_many = rss_mib(function.process.pid)
+        after_many = function.memory_mib()
     finally:
         function.stop()
     return after_one, after_many

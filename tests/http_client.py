@@ -54,6 +54,34 @@ class FunctionProcess:
                 time.sleep(0.1)
         raise RuntimeError("function did not start")
 
+    def pids(self) -> list[int]:
+        """The functions-framework process and its descendants (gunicorn serves from a worker child)."""
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parents[int(stat.parent.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                pass
+        tree, frontier = [self.process.pid], [self.process.pid]
+        while frontier:
+            children = [pid for pid, parent in parents.items() if parent in frontier]
+            tree += children
+            frontier = children
+        return tree
+
+    def memory_mib(self, field: str = "VmRSS") -> float:
+        """Sum over the process tree of a /proc status field: VmRSS (now) or VmHWM (peak)."""
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith(field + ":"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total / 1024
+
     def log(self) -> str:
         return self.log_path.read_text()
 

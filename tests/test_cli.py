@@ -109,3 +109,14 @@ def test_progress_bar_only_on_a_terminal():
     assert done.returncode == 0
     assert b"2/2" in shown and b"page" in shown
     assert "2/2" not in run_cli(str(SAMPLE), "--pages", "1-2").stderr  # piped stderr: no bar
+
+
+def test_the_lite_path_never_imports_torch_or_transformers():
+    script = ("import sys, main\n"
+              "code = main.main(['ocr', 'samples/sample.pdf', '--engine', 'lite', '--pages', '1'])\n"
+              "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+              "print('HEAVY', heavy, file=sys.stderr)\n"
+              "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stderr
