@@ -126,8 +126,8 @@ def main() -> None:
     print(f"load part (after importing torch+transformers): loader {load_l * 1000:.0f} ms, bare from_pretrained "
           f"{load_b * 1000:.0f} ms; ratio {load_l / load_b:.3f} (target <= 1.05)")
     overhead = median([r["load"] - r["from_pretrained"] for r in loader])
-    print(f"  loader's own time outside from_pretrained (importing common, Settings, resolve, check, lock-free "
-          f"load_once bookkeeping): {overhead * 1000:.1f} ms = {overhead / load_b:.2%} of the bare load; "
+    print(f"  loader's own time outside from_pretrained (importing common, Settings, resolve, "
+          f"complete-snapshot check, load_once): {overhead * 1000:.1f} ms = {overhead / load_b:.2%} of the bare load; "
           f"of which resolve + complete-snapshot check {resolve * 1000:.2f} ms")
     print(f"  per round (ms), loader: {_ms(loader)}; bare: {_ms(bare)}")
     print(f"whole process (interpreter start to model loaded): loader {proc_l:.2f} s, bare {proc_b:.2f} s; "
