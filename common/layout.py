@@ -115,6 +115,7 @@ class Page:
     width: float
     height: float
     line_height: float  # median line height: the unit of every gap threshold
+    text_width: float  # from the leftmost to the rightmost text on the page
 
 
 @dataclass
@@ -132,7 +133,12 @@ def assemble_page(lines: list[Line], width: float, height: float) -> PageText:
     side_notes, lines = split_side_notes(lines, width)
     if not lines:
         return PageText(text="", header=[line.text.strip() for line in side_notes])
-    page = Page(width, height, statistics.median(line.height for line in lines))
+    page = Page(
+        width,
+        height,
+        line_height=statistics.median(line.height for line in lines),
+        text_width=max(line.x1 for line in lines) - min(line.x0 for line in lines),
+    )
     lines = attach_drop_caps(lines, page)
     margins = split_margins(lines, page)
     blocks = reading_order(margins.body, page)
@@ -263,7 +269,8 @@ def _is_running(
 
     Yes when the inner rows carry a page number or spread short pieces across the width (left /
     centre / right) next to a body that does not, or when all sit near the page edge, set apart
-    by a clear gap. Only the inner rows count for the first two (or a page number anywhere in a
+    by a clear gap, narrower than the body (a paragraph that fills the width is body however far
+    it stands). Only the inner rows count for the first two (or a page number anywhere in a
     block set apart by a clear gap), so that a page number in the top row does not pull the
     body's first lines into the header.
     """
@@ -279,7 +286,10 @@ def _is_running(
         return False
     if any(is_page_number(line.text) for row in edge for line in row.lines):
         return True
-    return near_edge and all(row.height <= 2 * page.line_height for row in edge)
+    return near_edge and all(
+        row.height <= 2 * page.line_height and row.x1 - row.x0 < 0.75 * page.text_width
+        for row in edge
+    )
 
 
 def _is_spread_running_row(lines: list[Line], neighbour: Row, gap: float, page: Page) -> bool:
@@ -434,7 +444,8 @@ def _starts_paragraph(above: Row, row: Row, left: float, right: float, page: Pag
         return True
     if abs(row.height - above.height) > 0.25 * max(row.height, above.height):
         return True
-    indented = row.x0 - left > unit and above.x0 - left < 0.5 * unit
+    hanging = any(abs(line.x0 - row.x0) < 0.5 * unit for line in above.lines)  # "a.  text"
+    indented = row.x0 - left > unit and above.x0 - left < 0.5 * unit and not hanging
     ended_short = right - above.x1 > 0.15 * (right - left) and above.text.rstrip()[-1:] in ".!?:"
     return indented or ended_short
 
@@ -445,11 +456,16 @@ def render_paragraph(rows: list[Row], vocabulary: set[str]) -> str:
     for index, row in enumerate(rows):
         if index == 0:
             text = row.text
-        elif len(row.lines) > 1 or len(rows[index - 1].lines) > 1:
+        elif _is_table_row(row) or _is_table_row(rows[index - 1]):
             text += "\n" + row.text
         else:
             text = join_wrapped(text, row.text, vocabulary)
     return text
+
+
+def _is_table_row(row: Row) -> bool:
+    """Cells apart by more than a word space; a list label next to its text is not a cell."""
+    return len(_pieces(row.lines, 1.5 * row.height)) > 1
 
 
 def join_wrapped(before: str, after: str, vocabulary: set[str]) -> str:
