@@ -25,7 +25,8 @@ class LiteEngine:
     name = "lite"
     batch_size = 1  # rapidocr takes one image per call
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, params: dict | None = None):
+        """``params``: extra rapidocr settings ("Section.key": value), for benchmarks."""
         from rapidocr import RapidOCR
 
         threads = settings.lite_threads or os.cpu_count() or 1
@@ -36,6 +37,7 @@ class LiteEngine:
                 "Global.log_level": "warning",
                 "EngineConfig.onnxruntime.intra_op_num_threads": threads,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                **(params or {}),
             }
         )
         log.info("lite engine ready: rapidocr %s with its bundled models, %d threads", self.revision, threads)
