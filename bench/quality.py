@@ -1,0 +1,149 @@
+"""Quality on the olmOCR-Bench sample: raw rapidocr against the lite engine, in one run.
+
+    python bench/quality.py [--render-long-edge N] [--keep DIR]
+
+(a) raw: rapidocr's lines joined in detection order, the library on its own;
+(b) lite: the project's pipeline: pages rendered by ``common.documents``,
+    ``LiteEngine.ocr_pages``, the document text = page bodies (no running headers/footers).
+
+Both read the same rendered image of each PDF's first page, so the difference is the layout
+and the engine settings, not the rendering. Scores come from ``shared/tools/olmbench_text.py``
+(present / absent / order rules). ``shared/`` is ``../shared`` from the repository root, or
+``$GNOSIS_SHARED``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from common.config import Settings  # noqa: E402
+from common.documents import Limits, open_document  # noqa: E402
+from common.engines.lite import LiteEngine  # noqa: E402
+from common.pipeline import PageResult, to_markdown  # noqa: E402
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("GNOSIS_SHARED") or REPO.parent / "shared").resolve()
+
+
+def load_scorer(shared: Path):
+    path = shared / "tools" / "olmbench_text.py"
+    spec = importlib.util.spec_from_file_location("olmbench_text", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as exc:
+        sys.exit(f"the scorer {path} needs {exc.name}: pip install {exc.name}")
+    return module
+
+
+def sample_pdfs(dataset: Path) -> list[str]:
+    """PDF paths with at least one rule, in the dataset's order."""
+    seen: dict[str, None] = {}
+    for line in dataset.read_text().splitlines():
+        if line.strip():
+            seen.setdefault(json.loads(line)["pdf"], None)
+    return list(seen)
+
+
+def first_page(path: Path, settings: Settings):
+    with open_document(path.read_bytes(), Limits.from_settings(settings)) as document:
+        return next(document.pages([1])).image
+
+
+def raw_library():
+    """rapidocr as it comes (its own defaults, every core), quiet."""
+    from rapidocr import RapidOCR
+
+    return RapidOCR(params={"Global.log_level": "warning"})
+
+
+def raw_text(ocr, image) -> str:
+    """The library alone: every line, in the order rapidocr detected it."""
+    output = ocr(np.asarray(image.convert("RGB")))
+    return "\n".join(output.txts or ())
+
+
+def lite_text(engine: LiteEngine, image) -> str:
+    page = engine.ocr_pages([image])[0]
+    return to_markdown([PageResult(1, page.text, page.header, page.footer)])
+
+
+def score(scorer, dataset: Path, outdir: Path) -> tuple[int, int, str]:
+    """(passed, total, the scorer's report) for the markdown files under ``outdir``."""
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        scorer.main(str(dataset), str(outdir))
+    last = report.getvalue().strip().splitlines()[-1]  # "text rules: P/N passed (X%)"
+    passed, total = last.split(":")[1].split()[0].split("/")
+    return int(passed), int(total), report.getvalue()
+
+
+def write(outdir: Path, pdf: str, text: str) -> None:
+    target = outdir / f"{pdf}.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--render-long-edge", type=int, default=None, help="default: RENDER_LONG_EDGE")
+    parser.add_argument("--keep", type=Path, help="write the markdown of both runs under this folder")
+    args = parser.parse_args()
+
+    shared = shared_dir()
+    sample = shared / "bench" / "olmocr-sample"
+    if not (sample / "dataset.jsonl").is_file():
+        sys.exit(
+            f"no olmOCR-Bench sample at {sample}: put the shared folder at ../shared from the "
+            "repository root, or point GNOSIS_SHARED at it"
+        )
+    scorer = load_scorer(shared)
+    overrides = {"render_long_edge": args.render_long_edge} if args.render_long_edge else {}
+    settings = Settings.from_env(**overrides)
+    engine = LiteEngine(settings)
+    readers = {"raw": (raw_library(), raw_text), "lite": (engine, lite_text)}
+    pdfs = sample_pdfs(sample / "dataset.jsonl")
+
+    outdir = args.keep or Path(tempfile.mkdtemp(prefix="gnosis-quality-"))
+    seconds = {"raw": 0.0, "lite": 0.0}
+    warmup = first_page(sample / "pdfs" / pdfs[0], settings)
+    for reader, run in readers.values():  # first calls build ONNX sessions' caches: not timed
+        run(reader, warmup)
+    for index, pdf in enumerate(pdfs):
+        image = first_page(sample / "pdfs" / pdf, settings)
+        # Alternate which goes first so that neither always gets the warmer caches.
+        for name in ("raw", "lite") if index % 2 else ("lite", "raw"):
+            reader, run = readers[name]
+            started = time.perf_counter()
+            text = run(reader, image)
+            seconds[name] += time.perf_counter() - started
+            write(outdir / name, pdf, text)
+
+    print(f"olmOCR-Bench sample: {len(pdfs)} pages, render long edge {settings.render_long_edge} px, "
+          f"{os.cpu_count()} CPUs, rapidocr {engine.revision}")
+    print(f"{'':6} {'rules passed':>14} {'%':>7} {'s/page':>8}")
+    for name in ("raw", "lite"):
+        passed, total, _ = score(scorer, sample / "dataset.jsonl", outdir / name)
+        print(f"{name:6} {passed:>8}/{total:<5} {100 * passed / total:>6.1f}% {seconds[name] / len(pdfs):>8.2f}")
+    print(f"lite / raw time: {seconds['lite'] / seconds['raw']:.2f}")
+    if args.keep:
+        print(f"markdown under {outdir}/raw and {outdir}/lite")
+
+
+if __name__ == "__main__":
+    main()
