@@ -56,9 +56,13 @@ def http_rss(requests_count: int, workdir: Path) -> tuple[float, float]:
 
         post()
         after_one = function.memory_mib()
-        for _ in range(requests_count - 1):
+        checkpoints = {}
+        for done in range(2, requests_count + 1):
             post()
+            if done in (10, 25, 50, 75):
+                checkpoints[done] = round(function.memory_mib())
         after_many = function.memory_mib()
+        print(f"http RSS along the way (MiB): {checkpoints}")
     finally:
         function.stop()
     return after_one, after_many

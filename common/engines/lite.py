@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import Sequence
 
@@ -54,6 +55,7 @@ class LiteEngine:
                 **(params or {}),
             }
         )
+        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapidocr")
         self._load_seconds = round(time.perf_counter() - started, 3)
         log.info("lite engine ready: rapidocr %s with its bundled models, %d threads", self.revision, threads)
 
@@ -63,7 +65,11 @@ class LiteEngine:
 
     def read_lines(self, image: Image.Image) -> list[Line]:
         """The raw rapidocr lines of one image, in detection order."""
-        output = self._ocr(np.asarray(image.convert("RGB")))
+        pixels = np.asarray(image.convert("RGB"))
+        # One thread runs every rapidocr call: the RapidOCR object updates its own settings on each
+        # call (not safe to share between request threads), and onnxruntime's buffers stay in one
+        # malloc arena instead of one per request thread (which grew the HTTP worker's RSS).
+        output = self._runner.submit(self._ocr, pixels).result()
         if output.boxes is None or output.txts is None:
             return []
         lines = []
