@@ -29,6 +29,10 @@ class BadPageRange(BadRequest):
     code = "bad_page_range"
 
 
+class LengthRequired(BadRequest):
+    status, code = 411, "length_required"
+
+
 class Unauthorized(OcrError):
     status, code, permanent = 401, "unauthorized", True
 
@@ -80,6 +84,13 @@ class ModelUnavailable(OcrError):
 
     status, code, permanent = 503, "model_unavailable", False
     retry_after_seconds = 30
+
+
+class StorageUnavailable(OcrError):
+    """Cloud Storage failed or did not answer (after the client's own retries)."""
+
+    status, code, permanent = 503, "storage_unavailable", False
+    retry_after_seconds = 10
 
 
 class Busy(OcrError):

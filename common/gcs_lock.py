@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,9 @@ class LockState:
 
 
 def default_holder() -> str:
-    """Who we are, for the lock's content and the logs: host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who we are, for the lock's content and the logs: host, process and a unique suffix (a holder
+    that finds its own name on the lock knows the lock is its own)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class GcsLock:
@@ -83,7 +85,7 @@ class GcsLock:
 
     def state(self) -> LockState | None:
         """The lock as stored now, or None when there is no lock object."""
-        from google.api_core.exceptions import NotFound
+        from google.api_core.exceptions import NotFound, PreconditionFailed
 
         blob = self._bucket.get_blob(self.name)
         if blob is None:
@@ -95,6 +97,8 @@ class GcsLock:
             holder = str(content.get("holder", "?"))
             # The holder's TTL rules its own lock: instances may be configured differently.
             ttl = int(content.get("ttl_seconds", ttl))
+        except PreconditionFailed:
+            return self.state()  # the holder refreshed it between the two calls: read the new one
         except NotFound:
             return None  # released between the two calls
         except (ValueError, TypeError):
@@ -111,6 +115,11 @@ class GcsLock:
         if current is None:
             # Released between our create and our look: one more try, still race-free.
             return self._write(if_generation_match=0)
+        if current.holder == self.holder:
+            # Our create landed but its reply was lost (the client's retry then got a 412): ours.
+            self.generation = current.generation
+            log.info("download lock %s taken by %s", self.location, self.holder)
+            return True
         if not current.expired():
             return False
         if self._write(if_generation_match=current.generation):
@@ -124,6 +133,10 @@ class GcsLock:
         if self.generation is None:
             return False
         if self._write(if_generation_match=self.generation):
+            return True
+        current = self.state()
+        if current is not None and current.holder == self.holder:
+            self.generation = current.generation  # our refresh landed; only its reply was lost
             return True
         log.warning("download lock %s: lost it (another instance took it over after it expired)", self.location)
         self.generation = None

@@ -39,6 +39,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from hashlib import sha256
 from pathlib import Path
@@ -55,7 +56,7 @@ COMPLETE_DIR = "gnosis-complete"
 LOCK_OBJECT_PREFIX = "gnosis-ocr-locks/"
 # Who we are in hub requests (User-Agent) and lock objects: lets the hub's logs and tests tell
 # instances apart.
-INSTANCE_ID = f"{socket.gethostname()}-{os.getpid()}"
+INSTANCE_ID = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # unique even if pids repeat
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 DEFAULT_POLL_SECONDS = 5.0  # how often a waiting instance looks for the other's completion record
 

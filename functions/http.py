@@ -7,6 +7,7 @@ the model load is the engine's own once-per-process ``load``.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import threading
 import time
@@ -14,16 +15,32 @@ import uuid
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 from common import engines
 from common.config import Settings
 from common.documents import CONTENT_TYPES
-from common.errors import BadRequest, BucketNotAllowed, Busy, OcrError, TooLarge, Unauthorized, UnsupportedType
+from common.errors import (
+    BadRequest,
+    BucketNotAllowed,
+    Busy,
+    LengthRequired,
+    OcrError,
+    StorageUnavailable,
+    TooLarge,
+    Unauthorized,
+    UnsupportedType,
+)
 from common.logs import log_context, setup_logging
 from common.pipeline import FORMATS, ocr_document, render
 from common.storage import GcsStore, parse_gs_uri
 
 log = logging.getLogger("gnosis.http")
+
+# How long POST /ocr retries a failing gs:// read before answering 503 with Retry-After.
+GCS_READ_RETRY_SECONDS = 15
+# Room for multipart framing and form fields around a document of MAX_UPLOAD_BYTES.
+_FORM_OVERHEAD = 64 * 1024
 
 _settings: Settings | None = None
 _slots: threading.BoundedSemaphore | None = None
@@ -61,6 +78,8 @@ def ocr_http(request: flask.Request):
             if request.method not in methods:
                 return _error(405, "method_not_allowed", f"{route} accepts {', '.join(methods)}", Allow=", ".join(methods))
             return handler(request, settings())
+        except HTTPException as exc:  # werkzeug's own refusals (malformed forms, ...), as JSON
+            return _error(exc.code or 400, "bad_request", exc.description or exc.name)
         except OcrError as exc:
             log.info("request refused: %s", exc.message, extra={"fields": {"code": exc.code, "status": exc.status}})
             retry = getattr(exc, "retry_after_seconds", None)
@@ -109,12 +128,15 @@ ROUTES = {
 def _read_document(request: flask.Request, settings: Settings) -> tuple[bytes, dict]:
     """The document's bytes and the options (pages, format), from any of the three input forms."""
     limit = settings.max_upload_bytes
-    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+    if request.content_length is not None and request.content_length > limit + _FORM_OVERHEAD:
         raise TooLarge(f"the request is {request.content_length} bytes; the limit is {limit} (MAX_UPLOAD_BYTES)")
     options = {key: request.args.get(key) for key in ("pages", "format") if request.args.get(key)}
     mimetype = request.mimetype or ""
     if mimetype == "application/json":
-        body = request.get_json(silent=True)
+        try:
+            body = json.loads(_limited(request.stream, limit))
+        except ValueError:
+            body = None
         if not isinstance(body, dict) or "gcs_uri" not in body:
             raise BadRequest('a JSON body must be an object like {"gcs_uri": "gs://bucket/object"}')
         options.update({key: str(body[key]) for key in ("pages", "format") if body.get(key) is not None})
@@ -122,9 +144,11 @@ def _read_document(request: flask.Request, settings: Settings) -> tuple[bytes, d
         if bucket not in settings.allowed_buckets:
             # Refused before any read: the function must not expose every bucket its account sees.
             raise BucketNotAllowed(f"bucket {bucket!r} is not in ALLOWED_BUCKETS")
-        return GcsStore(bucket).read(name, max_bytes=limit).data, options
+        return _read_gcs(bucket, name, limit), options
     if mimetype == "multipart/form-data":
-        request.max_content_length = limit + 64 * 1024
+        if request.content_length is None:
+            # The form parser cannot stop part-way through a chunked body: ask for its length.
+            raise LengthRequired("multipart uploads must carry a Content-Length header (curl -F does)")
         upload = request.files.get("file")
         if upload is None:
             raise BadRequest("multipart requests carry the document in the field 'file'")
@@ -141,6 +165,25 @@ def _read_document(request: flask.Request, settings: Settings) -> tuple[bytes, d
     return _limited(request.stream, limit), options
 
 
+def _read_gcs(bucket: str, name: str, limit: int) -> bytes:
+    """The object's bytes; storage faults become a 403 (IAM) or a 503 to retry, never a 500."""
+    from google.api_core import exceptions as gcs_errors
+    from google.api_core.exceptions import RetryError
+    from google.auth.exceptions import TransportError
+
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    try:
+        # A caller is waiting: retry storage faults for a while, then answer 503 rather than hang.
+        store = GcsStore(bucket, retry=DEFAULT_RETRY.with_timeout(GCS_READ_RETRY_SECONDS))
+        return store.read(name, max_bytes=limit).data
+    except gcs_errors.Forbidden:
+        raise BucketNotAllowed(f"this function's service account may not read gs://{bucket}/{name}") from None
+    except (gcs_errors.GoogleAPICallError, RetryError, TransportError, ConnectionError) as exc:
+        log.warning("reading gs://%s/%s failed: %s", bucket, name, exc)
+        raise StorageUnavailable(f"storage did not answer for gs://{bucket}/{name}; retry later") from None
+
+
 def _limited(stream, limit: int) -> bytes:
     data = stream.read(limit + 1)
     if len(data) > limit:
@@ -155,17 +198,18 @@ class _ocr_slot:
 
     def __init__(self, settings: Settings):
         self.wait = settings.queue_wait_seconds
+        self.slots = _slots  # the one we release, even if configure() replaces it meanwhile
 
     def __enter__(self):
         started = time.monotonic()
-        if not _slots.acquire(timeout=self.wait):
+        if not self.slots.acquire(timeout=self.wait):
             raise Busy(f"all OCR slots stayed busy for {self.wait} s; retry later")
         waited = time.monotonic() - started
         if waited > 1:
             log.info("waited %.1f s for an OCR slot", waited)
 
     def __exit__(self, *exc):
-        _slots.release()
+        self.slots.release()
 
 
 def _check_token(request: flask.Request, settings: Settings) -> None:
@@ -178,11 +222,8 @@ def _check_token(request: flask.Request, settings: Settings) -> None:
 
 
 def _as_dict(report) -> dict:
-    if isinstance(report, dict):
-        return report
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(report) if is_dataclass(report) else {"report": str(report)}
+    # The lite engine reports a dict; the vlm engine a model_cache.CacheReport.
+    return report if isinstance(report, dict) else report.as_dict()
 
 
 def _error(status: int, code: str, message: str, **headers):

@@ -49,3 +49,14 @@ def test_refresh_keeps_a_long_holder_alive(gcs_emulator, gcs_bucket):
     assert not other.try_acquire()  # 2.4 s after the start, past the first TTL, still held
     holder.release()
     assert other.try_acquire()
+
+
+def test_a_lock_whose_create_reply_was_lost_is_recognised_as_ours(gcs_emulator, gcs_bucket):
+    # Our first create landed, but its reply was lost; the client's retry then got a 412.
+    landed = _lock(gcs_emulator, gcs_bucket, "me")
+    assert landed.try_acquire()
+    retrying = _lock(gcs_emulator, gcs_bucket, "me")  # the same holder, not knowing it holds the lock
+    assert retrying.try_acquire() and retrying.generation == landed.generation
+    assert not _lock(gcs_emulator, gcs_bucket, "someone-else").try_acquire()
+    retrying.release()
+    assert gcs_bucket.get_blob("locks/model.lock") is None
