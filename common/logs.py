@@ -13,9 +13,11 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 
 _configured: tuple[str, int] | None = None
+_setup_lock = threading.Lock()
 _context: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})
 
 
@@ -60,9 +62,14 @@ def setup_logging(log_format: str = "auto", level: int = logging.INFO) -> None:
     global _configured
     if log_format == "auto":
         log_format = "json" if os.environ.get("K_SERVICE") else "text"
-    if _configured == (log_format, level):
-        return
-    _configured = (log_format, level)
+    with _setup_lock:  # the first events of an instance may arrive on several threads at once
+        if _configured == (log_format, level):
+            return
+        _configured = (log_format, level)
+        _install_handler(log_format, level)
+
+
+def _install_handler(log_format: str, level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()

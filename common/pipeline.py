@@ -7,6 +7,7 @@ previous attempt finished and store each page as soon as it is done.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -14,10 +15,12 @@ from typing import Callable, Iterable, Iterator
 
 from common.config import Settings
 from common.documents import Document, Limits, Page, open_document, parse_page_range
-from common.errors import CorruptDocument, UnreadableDocument
+from common.errors import CorruptDocument, OcrError, UnreadableDocument
 from common.engines import OcrEngine, get_engine
 
 FORMATS = ("markdown", "json", "text")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,7 +89,17 @@ def _ocr_batch(batch: list[Page], engine: OcrEngine) -> list[PageResult]:
     if not batch:
         return []
     started = time.perf_counter()
-    texts = engine.ocr_pages([page.image for page in batch])
+    try:
+        texts = engine.ocr_pages([page.image for page in batch])
+    except OcrError:
+        raise  # ModelUnavailable and the like: the whole request or event should be retried
+    except Exception as exc:  # noqa: BLE001 - an engine crash on a page is that page's failure
+        if len(batch) > 1:
+            # Find the page that breaks the engine; the others still get read.
+            return [result for page in batch for result in _ocr_batch([page], engine)]
+        log.warning("page %d: the %s engine failed: %r", batch[0].number, engine.name, exc)
+        return [PageResult(batch[0].number, "", seconds=round(time.perf_counter() - started, 3),
+                           error=f"engine_error: {type(exc).__name__}: {exc}")]
     seconds = (time.perf_counter() - started) / len(batch)
     return [
         PageResult(page.number, text.text, text.header, text.footer, round(seconds, 3), text.error)

@@ -264,6 +264,7 @@ class _Job:
 
     def _ocr_batch(self, document: Document, numbers: list[int]) -> None:
         engine = self._engine()
+        engine.load()  # once per process; before reading engine.revision, which a vlm knows once loaded
         extra = {"worker": self.worker, "engine": engine.name, "model": engine.model, "revision": engine.revision}
         for page in ocr_pages(document, numbers, engine):
             wrote = write_page(self.store, self.prefix, page, extra_metadata=extra, if_absent=True)

@@ -129,8 +129,11 @@ def test_storage_fault_raises_for_a_retry(gcs_bucket, counting):
 class NoModel:
     name, model, revision, batch_size = "vlm", "nanonets/Nanonets-OCR-s", "main", 4
 
-    def ocr_pages(self, images):
+    def load(self) -> dict:
         raise ModelUnavailable("the model is being downloaded by another instance")
+
+    def ocr_pages(self, images):
+        self.load()
 
 
 def test_model_unavailable_raises_and_releases_its_claims(gcs_bucket, function_client, counting, monkeypatch):

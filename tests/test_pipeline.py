@@ -70,3 +70,28 @@ def test_output_formats():
     assert "Running head" not in body["text"]  # headers stay out of the document text
     assert body["engine"] == "lite" and body["failed_pages"] == []
     assert to_text(result.pages) == render(result, "text")
+
+
+class BreaksOnWidePages:
+    """The real lite engine, except that it crashes on pages wider than tall (a stand-in for an
+    engine bug that one odd page triggers), two pages per batch."""
+
+    def __init__(self, engine):
+        self.engine, self.name, self.model, self.revision, self.batch_size = engine, "lite", "rapidocr", "x", 2
+
+    def load(self) -> dict:
+        return self.engine.load()
+
+    def ocr_pages(self, images):
+        if any(image.width > image.height for image in images):
+            raise ValueError("engine crashed")
+        return self.engine.ocr_pages(images)
+
+
+def test_an_engine_crash_fails_that_page_only(engine):
+    tall = text_page(["Tall page words"], size=(400, 600), top=60, left=40, font_size=40)
+    wide = text_page(["Wide page"], size=(600, 400), top=60, left=40, font_size=40)
+    result = ocr_document(pdf_bytes([tall, wide, tall]), SETTINGS, engine=BreaksOnWidePages(engine))
+    assert result.failed_pages == [2]
+    assert result.pages[1].error == "engine_error: ValueError: engine crashed"
+    assert "Tall page words" in result.pages[0].text and "Tall page words" in result.pages[2].text

@@ -92,6 +92,9 @@ class CountingEngine:
         self.pages: Counter = Counter()
         self._lock = threading.Lock()
 
+    def load(self) -> dict:
+        return self.inner.load()
+
     def ocr_pages(self, images):
         results = self.inner.ocr_pages(images)
         time.sleep(self.delay)
