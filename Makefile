@@ -27,7 +27,7 @@ install-dev: $(VENV)/.dev .venv-tools/.checkov
 demo: install  ## OCR the bundled sample with the embedded CPU engine: no GPU, no cloud, no download
 	OCR_ENGINE=lite $(PY) main.py ocr samples/sample.pdf
 
-test: install-dev  ## the whole test suite (what CI runs)
+test: install-dev  ## the test suite without the long hardening runs (what CI runs)
 	$(PY) -m pytest
 
 test-slow: install-dev  ## the long suites too (hardening soak, load)

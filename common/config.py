@@ -165,11 +165,3 @@ class Settings:
                     f"{name}={value!r} disagrees with MODEL_CACHE_PATH={self.model_cache_path!r} "
                     f"(expected {path!r}); set one cache path everywhere"
                 )
-
-
-def variable(name: str) -> Variable:
-    """The declaration of one variable, by name."""
-    for item in VARIABLES:
-        if item.name == name:
-            return item
-    raise KeyError(name)

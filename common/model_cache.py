@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import socket
 import tempfile
 import threading
@@ -493,8 +492,3 @@ def forget_loads() -> None:
     """Drop the process's loaded models (tests; a process normally keeps its model for life)."""
     with _loads_lock:
         _loads.clear()
-
-
-def remove_snapshot(settings: Settings) -> None:
-    """Delete the cached model entirely (operators: a clean slate for a repair)."""
-    shutil.rmtree(repo_folder(settings.hub_cache_path, settings.model_id), ignore_errors=True)

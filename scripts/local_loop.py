@@ -32,9 +32,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-# The one line to change once main.py's imports all exist: --source=main.py.
+from common.upload_job import FINALIZED  # noqa: E402  (the event type the function handles)
+
 FUNCTION_SOURCE = REPO / "main.py"
-FINALIZED = "google.cloud.storage.object.v1.finalized"
 
 
 def _client(emulator_url: str):
@@ -214,24 +214,34 @@ def cat(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULTS = {"gcs_port": 4443, "bucket": "uploads", "function_port": 8081, "inbox": None, "poll": 0.5}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python scripts/local_loop.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gcs-port", type=int, default=4443, help="fake-gcs-server port (default 4443)")
-    parser.add_argument("--bucket", default="uploads", help="the watched bucket (default uploads)")
+    # Options go before or after the subcommand alike: SUPPRESS keeps a subparser from overwriting
+    # what the main parser read, and DEFAULTS fills in what nobody gave.
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--gcs-port", type=int, default=argparse.SUPPRESS, help="fake-gcs-server port (default 4443)")
+    shared.add_argument("--bucket", default=argparse.SUPPRESS, help="the watched bucket (default uploads)")
+    loop = argparse.ArgumentParser(add_help=False)
+    loop.add_argument("--function-port", type=int, default=argparse.SUPPRESS, help="default 8081")
+    loop.add_argument("--inbox", default=argparse.SUPPRESS, help="also upload files copied into this folder")
+    loop.add_argument("--poll", type=float, default=argparse.SUPPRESS, help="seconds between bucket listings (0.5)")
+    parser = argparse.ArgumentParser(prog="python scripts/local_loop.py", description=__doc__.split("\n\n")[0],
+                                     parents=[shared, loop])
     commands = parser.add_subparsers(dest="command")
-    run_parser = commands.add_parser("run", help="start the emulator, the function and the poller (default)")
-    for target in (parser, run_parser):
-        target.add_argument("--function-port", type=int, default=8081)
-        target.add_argument("--inbox", default=None, help="also upload files copied into this folder")
-        target.add_argument("--poll", type=float, default=0.5, help="seconds between bucket listings")
-    cp_parser = commands.add_parser("cp", help="upload a file into the bucket")
+    commands.add_parser("run", parents=[shared, loop], help="start the emulator, the function and the poller (default)")
+    cp_parser = commands.add_parser("cp", parents=[shared], help="upload a file into the bucket")
     cp_parser.add_argument("file")
     cp_parser.add_argument("name", nargs="?", default=None, help="object name (default: the file's name)")
-    ls_parser = commands.add_parser("ls", help="list objects")
+    ls_parser = commands.add_parser("ls", parents=[shared], help="list objects")
     ls_parser.add_argument("prefix", nargs="?", default="")
-    cat_parser = commands.add_parser("cat", help="print one object")
+    cat_parser = commands.add_parser("cat", parents=[shared], help="print one object")
     cat_parser.add_argument("name")
     args = parser.parse_args(argv)
+    for name, value in DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
     return {"cp": cp, "ls": ls, "cat": cat}.get(args.command, run)(args)
 
 

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from common.config import Settings
-from common.upload_job import process_object, results_prefix
+from common.upload_job import process_object
 from common.storage import GcsStore
 from tests.hostile_inputs import cases
 from tests.http_client import http_client
