@@ -186,10 +186,14 @@ def _hub_error(exc: BaseException, settings: Settings, endpoint: str | None) -> 
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     where = endpoint or "the HuggingFace hub"
+    # Kept transient (503 / event retried): once MODEL_ID or MODEL_REVISION is corrected, the
+    # retries succeed. Logged as an error, since no retry can fix a wrong name by itself.
     if isinstance(exc, RevisionNotFoundError):
-        message = f"revision {settings.model_revision!r} of {settings.model_id} does not exist on {where}"
+        message = f"revision {settings.model_revision!r} of {settings.model_id} does not exist on {where}: check MODEL_REVISION"
+        log.error(message)
     elif isinstance(exc, RepositoryNotFoundError):
-        message = f"model {settings.model_id} was not found on {where} (or it is private/gated)"
+        message = f"model {settings.model_id} was not found on {where} (or it is private/gated): check MODEL_ID (and HF_TOKEN)"
+        log.error(message)
     else:
         message = f"could not fetch model {settings.model_id} revision {settings.model_revision} from {where}: {exc.__class__.__name__}: {exc}"
     error = ModelUnavailable(message)

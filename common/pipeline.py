@@ -131,9 +131,7 @@ def ocr_document(
             results.append(result)
             if on_page:
                 on_page(result, len(numbers))
-        if all(result.error and not result.text for result in results):
-            # Not one page could be read: that is an unreadable document, not a partial result.
-            raise CorruptDocument(f"no page could be read; page {results[0].number}: {results[0].error}")
+        check_some_page_read(results)
     finished = time.perf_counter()
     return DocumentResult(
         page_count=document.page_count,
@@ -147,6 +145,12 @@ def ocr_document(
             "total_seconds": round(finished - started, 3),
         },
     )
+
+
+def check_some_page_read(pages: list[PageResult]) -> None:
+    """Not one page could be read: that is an unreadable document, not a partial result."""
+    if pages and all(page.error and not page.text for page in pages):
+        raise CorruptDocument(f"no page could be read; page {pages[0].number}: {pages[0].error}")
 
 
 def to_markdown(pages: Iterable[PageResult]) -> str:

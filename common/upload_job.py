@@ -38,7 +38,7 @@ from common.documents import EXTENSIONS, Document, Limits, is_supported_content_
 from common.engines import OcrEngine, get_engine
 from common.errors import CorruptDocument, ObjectNotFound, OcrError, TooLarge
 from common.logs import log_context
-from common.pipeline import DocumentResult, ocr_pages, to_markdown
+from common.pipeline import DocumentResult, check_some_page_read, ocr_pages, to_markdown
 from common.results import failed_manifest, manifest, page_name, read_page, write_manifest, write_page
 from common.storage import GcsStore, ObjectStore
 
@@ -283,9 +283,10 @@ class _Job:
     def _finish(self) -> Outcome:
         count = self.page_count
         pages = [read_page(self.store, self.prefix, n) for n in range(1, count + 1)]
-        if all(page.error and not page.text for page in pages):
-            # Not one page could be read: an unreadable document, as POST /ocr would say.
-            return self._fail(CorruptDocument(f"no page could be read; page 1: {pages[0].error}"))
+        try:
+            check_some_page_read(pages)
+        except CorruptDocument as exc:  # as POST /ocr would say
+            return self._fail(exc)
         # The pages say which engine made them: a finisher that OCR'd nothing has no engine loaded.
         meta = self.store.read(page_name(self.prefix, 1)).metadata
         engine = self.engine
@@ -304,8 +305,7 @@ class _Job:
         self.store.write(f"{self.prefix}/document.md", to_markdown(pages).encode(), "text/markdown; charset=utf-8")
         body = {**manifest(self.uri, result), **self._identity(), "pages_ocrd_by_this_delivery": sorted(self.ocrd)}
         wrote = write_manifest(self.store, self.prefix, body, if_absent=True)
-        for leftover in self.store.list(f"{self.prefix}/claims/"):
-            self.store.delete(leftover)
+        self._drop_leftover_claims()
         fields = {"pages": count, "pages_ocrd": len(self.ocrd), "seconds": result.timings["total_seconds"],
                   "failed_pages": result.failed_pages}
         if wrote:
@@ -322,11 +322,14 @@ class _Job:
             extra["page_count"] = self.page_count
         body = failed_manifest(self.uri, exc.code, exc.message, **extra)
         write_manifest(self.store, self.prefix, body, if_absent=True)
-        for leftover in self.store.list(f"{self.prefix}/claims/"):
-            self.store.delete(leftover)
+        self._drop_leftover_claims()
         log.warning("failed for good (%s): %s; wrote %s/%s/result.json and acknowledged the event",
                     exc.code, exc.message, self.store.location, self.prefix, extra={"fields": {"code": exc.code}})
         return Outcome("failed", f"{exc.code}: {exc.message}", prefix=self.prefix)
+
+    def _drop_leftover_claims(self) -> None:
+        for leftover in self.store.list(f"{self.prefix}/claims/"):
+            self.store.delete(leftover)
 
     def _identity(self) -> dict:
         return {"bucket": self.bucket, "object": self.name, "generation": str(self.generation)}
