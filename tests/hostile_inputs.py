@@ -24,6 +24,7 @@ class Hostile:
     data: bytes
     content_type: str
     expected: str | None  # error code, or None: must succeed
+    words: str | None = None  # for a success: text that must come back (None for blank pages)
 
     @property
     def http_status(self) -> int:
@@ -141,7 +142,7 @@ def cases() -> list[Hostile]:
     add(Hostile("pdf-header-only", b"%PDF-1.7\n", "application/pdf", "corrupt_document"))
     add(Hostile("pdf-header-then-zeros", b"%PDF-1.4\n" + b"\x00" * 4096, "application/pdf", "corrupt_document"))
     add(Hostile("pdf-header-then-random", b"%PDF-1.5\n" + rng.randbytes(5000), "application/pdf", "corrupt_document"))
-    add(Hostile("pdf-bad-xref", good.replace(b"xref", b"xrf!"), "application/pdf", None))  # pdfium rebuilds xref
+    add(Hostile("pdf-bad-xref", good.replace(b"xref", b"xrf!"), "application/pdf", None, "Hostile suite"))  # pdfium rebuilds xref
     add(Hostile("pdf-encrypted-rc4", _encrypted_pdf("RC4-128"), "application/pdf", "encrypted_document"))
     add(Hostile("pdf-encrypted-rc4-40", _encrypted_pdf("RC4-40"), "application/pdf", "encrypted_document"))
     add(Hostile("pdf-zero-pages", _zero_page_pdf(), "application/pdf", "empty_document"))
@@ -174,11 +175,11 @@ def cases() -> list[Hostile]:
     add(Hostile("tiff-signature-then-zeros", b"II*\x00" + b"\x00" * 64, "image/tiff", "corrupt_document"))
 
     # Wrong labels: the bytes decide, not the name or the content type.
-    add(Hostile("png-labelled-jpeg", png, "image/jpeg", None))
-    add(Hostile("jpeg-labelled-pdf", jpeg, "application/pdf", None))
-    add(Hostile("pdf-labelled-png", good, "image/png", None))
-    add(Hostile("pdf-labelled-octet-stream", good, "application/octet-stream", None))
-    add(Hostile("pdf-with-leading-junk", b"junk before the header\n" + good, "application/pdf", None))
+    add(Hostile("png-labelled-jpeg", png, "image/jpeg", None, "Odd label"))
+    add(Hostile("jpeg-labelled-pdf", jpeg, "application/pdf", None, "Odd label"))
+    add(Hostile("pdf-labelled-png", good, "image/png", None, "Hostile suite"))
+    add(Hostile("pdf-labelled-octet-stream", good, "application/octet-stream", None, "Hostile suite"))
+    add(Hostile("pdf-with-leading-junk", b"junk before the header\n" + good, "application/pdf", None, "Hostile suite"))
 
     # Not documents at all.
     for index, size in enumerate((16, 1000, 65_536)):

@@ -42,7 +42,9 @@ def test_http_function_answers_each_hostile_input(client, case):
     body = response.get_json()
     if case.expected is None:
         assert response.status_code == 200, body
-        assert body["pages"] and body["page_count"] >= 1
+        assert body["page_count"] >= 1 and body["pages"][0]["number"] == 1
+        if case.words:
+            assert case.words in body["text"], body["text"]
     else:
         assert (response.status_code, body["error"]["code"]) == (case.http_status, case.expected), body
         assert body["error"]["message"]
@@ -80,6 +82,8 @@ def test_on_upload_records_each_hostile_input(gcs_bucket):
         outcome, manifest = deliver(gcs_bucket, name, case.data, case.content_type)
         if case.expected is None:
             assert manifest["status"] == "done", (case.name, manifest)
+            if case.words:
+                assert case.words in gcs_bucket.blob(f"{outcome.prefix}/document.md").download_as_text(), case.name
         else:
             assert manifest["status"] == "failed", (case.name, manifest)
             assert manifest["error"]["code"] == case.expected, (case.name, manifest)
