@@ -232,9 +232,11 @@ def test_storage_outage_raises_and_claims_no_success(gcs_bucket, proxy, upload_e
 def test_emulator_stopped_raises(counting):
     """The emulator process itself is gone (connection refused, not a dropped reply)."""
     emulator = GcsEmulator().start()
-    bucket = emulator.client().create_bucket("stopped")
-    blob = upload(bucket, "doc.pdf", make_pdf_of(PHRASES[:1]), "application/pdf")
-    emulator.stop()
+    try:
+        bucket = emulator.client().create_bucket("stopped")
+        blob = upload(bucket, "doc.pdf", make_pdf_of(PHRASES[:1]), "application/pdf")
+    finally:
+        emulator.stop()
     with pytest.raises(Exception) as raised:
         _deliver(bucket, blob, emulator.url, Settings.from_env(), counting)
     assert not (isinstance(raised.value, OcrError) and raised.value.permanent)
