@@ -33,8 +33,10 @@ def make_pdf_of(words: list[str]) -> bytes:
     return out.getvalue()
 
 
-def fast_retry(deadline: float = 2.0):
-    """The production retry policy (same predicate) with a test-sized backoff and deadline."""
+def fast_retry(deadline: float = 60.0):
+    """The production retry policy (same predicate) with a test-sized backoff. The deadline is
+    generous by default: on a loaded machine a few slow retries must not exhaust it (a test that
+    wants storage given up on quickly, the outage sweep, passes its own)."""
     from google.cloud.storage.retry import DEFAULT_RETRY
 
     return DEFAULT_RETRY.with_delay(initial=0.01, maximum=0.1, multiplier=2).with_timeout(deadline)
@@ -175,6 +177,8 @@ class Instance:
         self._count = threading.Lock()
         self.kill_before: int | None = None
         self.kill_after: int | None = None
+        # kill_when(method, path, body, status) -> bool: kill once a request it picks has landed.
+        self.kill_when = None
         self.proxy = FaultProxy(emulator.url).start()
         self.proxy.before, self.proxy.after = self._before, self._after
         self.port, self.log_path = free_port(), tmp_path / f"{label}.log"
@@ -195,6 +199,8 @@ class Instance:
         self.writes.record(method, path, body, status, self.label)
         if self.kill_after is not None and self.requests == self.kill_after:
             self.kill(f"after request {self.requests} landed")
+        elif self.kill_when is not None and self.kill_when(method, path, body, status):
+            self.kill(f"after {method} {path} landed")
 
     def kill(self, where: str) -> None:
         if self.killed_at is None and self.process.poll() is None:

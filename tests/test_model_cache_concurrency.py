@@ -56,7 +56,10 @@ def test_four_cold_starts_on_an_empty_cache_download_once(tiny_model_hub, reques
     reports = _start_together(envs, tmp_path / "go")
 
     assert not [r for r in reports if "error" in r], reports
-    assert sorted(r["cache"] for r in reports) == ["downloaded", "waited", "waited", "waited"]
+    # Exactly one downloads. The others waited for it, or (started late on a slow machine) found
+    # the snapshot complete already: which of the two depends on scheduling, not on the loader.
+    caches = [r["cache"] for r in reports]
+    assert caches.count("downloaded") == 1 and set(caches) <= {"downloaded", "waited", "hit"}, caches
     files = hub.server.repos[hub.model_id].files
     assert hub.server.file_gets() == {name: 1 for name in files}
     downloader = next(r["instance"] for r in reports if r["cache"] == "downloaded")
