@@ -42,6 +42,20 @@ def fast_retry(deadline: float = 60.0):
     return DEFAULT_RETRY.with_delay(initial=0.01, maximum=0.1, multiplier=2).with_timeout(deadline)
 
 
+def transient_storage_errors() -> tuple[type[BaseException], ...]:
+    """What a delivery may raise when storage fails, so that the platform retries: the storage
+    client's retries ran out (RetryError), a 5xx/429 or a dropped connection that reached us, or
+    our own StorageUnavailable. Anything else (a TypeError in the fault handling) is a bug."""
+    import requests
+    from google.api_core.exceptions import InternalServerError, RetryError, ServiceUnavailable, TooManyRequests
+    from google.auth.exceptions import TransportError
+
+    from common.errors import StorageUnavailable
+
+    return (RetryError, ServiceUnavailable, TooManyRequests, InternalServerError, requests.ConnectionError,
+            TransportError, StorageUnavailable)
+
+
 def client_for(url: str):
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage

@@ -72,4 +72,8 @@ def test_results_in_another_bucket(gcs_bucket, gcs_emulator, function_client, co
     blob = upload(gcs_bucket, "a.png", make_png(), "image/png")
     assert post_event(function_client, finalized_event(blob)) == 200
     assert list_names(gcs_bucket) == ["a.png"]
-    assert f"out/a.png/{blob.generation}/result.json" in list_names(results)
+    prefix = f"out/a.png/{blob.generation}"
+    assert list_names(results) == [f"{prefix}/document.md", f"{prefix}/pages/0001.md", f"{prefix}/result.json"]
+    result = read_json(results, f"{prefix}/result.json")
+    assert (result["status"], result["page_count"], result["failed_pages"]) == ("done", 1, [])
+    assert "kilo lima mike" in results.blob(f"{prefix}/document.md").download_as_text().lower()
