@@ -22,6 +22,7 @@ from tests.fault_proxy import FaultProxy
 from tests.gcs_emulator import free_port
 from tests.upload_helpers import TEST_ENV, page_image, phrase_of, post_event
 
+_RESULT_WRITE = re.compile(rb'"name"\s*:\s*"[^"]*/result\.json"')
 PHRASES = ["Alpha Bravo Charlie", "Delta Echo Foxtrot", "Golf Hotel India", "Kilo Lima Mike"]
 
 
@@ -188,11 +189,16 @@ class Instance:
 
     def __init__(self, emulator, tmp_path, label, writes: Writes, env: dict[str, str] | None = None):
         self.label, self.writes, self.requests, self.killed_at = label, writes, 0, None
+        self.trace: list[tuple[str, str | None]] = []  # (method, object name of an upload) per request
         self._count = threading.Lock()
         self.kill_before: int | None = None
         self.kill_after: int | None = None
         # kill_when(method, path, body, status) -> bool: kill once a request it picks has landed.
         self.kill_when = None
+        # Make sure a kill falls mid-delivery: at its result.json write, "kill" kills it at once if
+        # nothing did before; "hold" keeps that write waiting until someone kills it.
+        self.stop_at_result: str | None = None
+        self._killed = threading.Event()
         self.proxy = FaultProxy(emulator.url).start()
         self.proxy.before, self.proxy.after = self._before, self._after
         self.port, self.log_path = free_port(), tmp_path / f"{label}.log"
@@ -204,8 +210,16 @@ class Instance:
         with self._count:
             self.requests += 1
             number = self.requests
+            upload = re.search(rb'"name"\s*:\s*"([^"]+)"', body) if "/upload/" in path else None
+            self.trace.append((method, upload.group(1).decode() if upload else None))
         if self.kill_before is not None and number == self.kill_before:
             self.kill(f"before request {number}")
+            return "drop"
+        if self.stop_at_result and self.killed_at is None and "/upload/" in path and _RESULT_WRITE.search(body):
+            if self.stop_at_result == "hold":
+                self._killed.wait(300)
+            else:
+                self.kill(f"before request {number} (its result.json write)")
             return "drop"
         return None
 
@@ -220,6 +234,7 @@ class Instance:
         if self.killed_at is None and self.process.poll() is None:
             self.killed_at = where
             os.killpg(self.process.pid, signal.SIGKILL)
+            self._killed.set()
 
     def entries(self) -> list[dict]:
         lines = self.log_path.read_text(errors="replace").splitlines()

@@ -60,16 +60,22 @@ def made_result() -> DocumentResult:
     return DocumentResult(page_count=2, pages=pages, engine="lite", model="rapidocr", revision="3", timings={"total_seconds": 1.0})
 
 
+# Written by hand from the page texts above, not produced by the code under test.
+EXPECTED_MARKDOWN = "# Title\n\nSome **bold** text and a <b>tag</b>.\n\n- item one\n- item two\n"
+EXPECTED_TEXT = "Title\n\nSome bold text and a tag.\n\nitem one\nitem two\n"
+
+
 def test_output_formats():
     result = made_result()
-    assert render(result, "markdown") == "# Title\n\nSome **bold** text and a <b>tag</b>.\n\n- item one\n- item two\n"
-    assert render(result, "text") == "Title\n\nSome bold text and a tag.\n\nitem one\nitem two\n"
+    assert render(result, "markdown") == EXPECTED_MARKDOWN
+    assert render(result, "text") == EXPECTED_TEXT
     body = json.loads(render(result, "json"))
     assert [p["number"] for p in body["pages"]] == [1, 2]
     assert body["pages"][0]["header"] == ["Running head"] and body["pages"][1]["footer"] == ["2"]
     assert "Running head" not in body["text"]  # headers stay out of the document text
     assert body["engine"] == "lite" and body["failed_pages"] == []
-    assert to_text(result.pages) == render(result, "text")
+    assert body["text"] == EXPECTED_MARKDOWN  # the document body, without running heads
+    assert to_markdown(result.pages) == EXPECTED_MARKDOWN and to_text(result.pages) == EXPECTED_TEXT
 
 
 class BreaksOnWidePages:
