@@ -83,6 +83,41 @@ def test_api_token_when_configured():
     assert client.get("/healthz").status_code == 200  # health checks carry no token
 
 
+def test_warmup_takes_the_token_too_by_get_or_post():
+    client = http_client(API_TOKEN="s3cret")
+    for method in (client.get, client.post):
+        error_of(method("/warmup"), 401, "unauthorized")
+        error_of(method("/warmup", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
+        error_of(method("/warmup", headers={"X-Api-Key": "s3cret-not"}), 401, "unauthorized")
+        response = method("/warmup", headers={"Authorization": "Bearer s3cret"})
+        assert response.status_code == 200 and response.get_json()["engine"] == "lite"
+    open_client = http_client()
+    assert open_client.get("/warmup").status_code == 200  # no token configured: open
+    error_of(open_client.put("/warmup"), 405, "method_not_allowed")
+
+
+def test_an_object_the_service_account_may_not_read_is_403(gcs_emulator, gcs_bucket, monkeypatch):
+    """Storage itself refuses (an IAM 403 from the fault proxy in front of fake-gcs-server), for one
+    object of an allowed bucket; its neighbour reads normally."""
+    from tests.fault_proxy import FaultProxy
+
+    gcs_bucket.blob("secret.pdf").upload_from_string(PDF)
+    gcs_bucket.blob("open.pdf").upload_from_string(PDF)
+    proxy = FaultProxy(gcs_emulator.url).start()
+    proxy.before = lambda method, path, body: "403" if "secret.pdf" in path else None
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
+    try:
+        client = http_client(ALLOWED_BUCKETS=gcs_bucket.name)
+        refused = client.post("/ocr", json={"gcs_uri": f"gs://{gcs_bucket.name}/secret.pdf"})
+        readable = client.post("/ocr", json={"gcs_uri": f"gs://{gcs_bucket.name}/open.pdf"})
+    finally:
+        proxy.stop()
+    message = error_of(refused, 403, "bucket_not_allowed")
+    assert f"may not read gs://{gcs_bucket.name}/secret.pdf" in message
+    assert proxy.injected["403"] >= 1
+    assert readable.status_code == 200 and "Short page" in readable.get_json()["text"]
+
+
 def test_busy_instance_answers_503_with_retry_after():
     from functions import http
 
