@@ -9,8 +9,8 @@ It serves what ``huggingface_hub.snapshot_download`` and ``hf_hub_download`` ask
 
 Every request is recorded with the instance that made it (the loader puts
 ``gnosis-ocr-instance/<id>`` in its User-Agent), so tests can count requests and bytes per process.
-Knobs let a test slow the hub down, take it down, stall a transfer half-way (to kill a downloader
-mid-file) or advertise a size that the served file does not have (a cache that cannot be repaired).
+Knobs let a test slow the hub down, take it down, hold a file until released (a download as long
+as the test needs), stall a transfer half-way (to kill a downloader mid-file) or advertise a size that the served file does not have (a cache that cannot be repaired).
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ class HubKnobs:
     delay_seconds: float = 0.0  # before serving each file body: widens the window where others wait
     down: bool = False  # answer every request with 503
     stall: set[str] = field(default_factory=set)  # file paths whose GET stops half-way until released
+    hold: set[str] = field(default_factory=set)  # file paths whose GET waits for release, then completes
+    held: threading.Event = field(default_factory=threading.Event)  # set once a held GET is waiting
     advertised_sizes: dict[str, int] = field(default_factory=dict)  # tree listing lies about these sizes
     stalled: threading.Event = field(default_factory=threading.Event)  # set once a stalled GET is under way
     release: threading.Event = field(default_factory=threading.Event)
@@ -221,6 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
         knobs = self.server_hub.knobs
         if not head and knobs.delay_seconds:
             time.sleep(knobs.delay_seconds)
+        if not head and name in knobs.hold:
+            knobs.held.set()
+            knobs.release.wait(timeout=120)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
