@@ -131,39 +131,6 @@ def check_no_false_success(bucket, prefix: str, words: list[str]) -> str:
     return "partial"
 
 
-class ThumbnailEngine:
-    """A stand-in OCR engine for suites where OCR itself is not under test: it "reads" a page by
-    matching a 32x32 thumbnail of the rendered page against those of PHRASES' pages, in
-    milliseconds instead of seconds of the lite engine. Wrap it in CountingEngine to count pages."""
-
-    name, model, revision, batch_size = "lite", "thumbnail-stub", "0", 1
-
-    def __init__(self, settings):
-        from common.documents import Limits, open_document
-
-        self.references = []
-        for words in PHRASES:
-            with open_document(make_pdf_of([words]), Limits.from_settings(settings)) as document:
-                self.references.append((self._thumb(document.render(1)), words))
-
-    @staticmethod
-    def _thumb(image) -> bytes:
-        return image.convert("L").resize((32, 32)).tobytes()
-
-    def load(self) -> dict:
-        return {"cache": "bundled", "seconds": 0.0}
-
-    def ocr_pages(self, images):
-        from common.engines.base import PageText
-
-        texts = []
-        for image in images:
-            thumb = self._thumb(image)
-            _, words = min((sum(abs(a - b) for a, b in zip(thumb, ref)), words) for ref, words in self.references)
-            texts.append(PageText(words))
-        return texts
-
-
 class Writes:
     """Uploads that reached storage, by object name and status, from every instance's proxy."""
 

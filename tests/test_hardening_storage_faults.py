@@ -28,10 +28,10 @@ from common.upload_job import process_object
 from tests.fault_proxy import FaultProxy
 from tests.gcs_emulator import GcsEmulator
 from tests.hardening_helpers import (
-    PHRASES, ThumbnailEngine, check_no_false_success, check_result_set, client_for, deliver_until_acknowledged, fast_retry,
+    PHRASES, check_no_false_success, check_result_set, client_for, deliver_until_acknowledged, fast_retry,
     make_pdf_of, transient_storage_errors,
 )
-from tests.upload_helpers import FUNCTION_SOURCE, CountingEngine, counting, finalized_event, upload, upload_env  # noqa: F401
+from tests.upload_helpers import FUNCTION_SOURCE, counting, finalized_event, upload, upload_env  # noqa: F401
 
 FAULT_MODES = ("503", "429", "drop", "lost")
 TRANSIENT = transient_storage_errors()
@@ -91,12 +91,11 @@ def _short(name: str) -> str:
     return re.sub(r"^.*?/((claims|pages)/)?([^/]+)$", r"\1\3", name)
 
 
-def test_lost_replies_to_conditional_writes(gcs_bucket, proxy, upload_env, monkeypatch):
+def test_lost_replies_to_conditional_writes(gcs_bucket, proxy, counting, monkeypatch):
     """Each conditional write lands but its reply is lost: the client retries and meets its own
     object (412). The claim is still ours (no wait for CLAIM_TTL_SECONDS), the page is not redone,
     and the delivery finishes in one go."""
     monkeypatch.setenv("CLAIM_WAIT_SECONDS", "3")
-    counting = CountingEngine(ThumbnailEngine(Settings.from_env()))
     words = PHRASES[:2]
     blob = upload(gcs_bucket, "lost.pdf", make_pdf_of(words), "application/pdf")
     targets = {"claims/0001", "pages/0001.md", "result.json"}
@@ -204,11 +203,11 @@ def _outage_run(gcs_bucket, proxy, counting, settings, words, cut, label):
 
 
 @pytest.mark.parametrize("sweep", ["first-of-each-kind", pytest.param("every-request", marks=pytest.mark.slow)])
-def test_storage_outage_raises_and_claims_no_success(gcs_bucket, proxy, upload_env, sweep):
-    settings = Settings.from_env(claim_ttl_seconds=60, claim_wait_seconds=10)
+def test_storage_outage_raises_and_claims_no_success(gcs_bucket, proxy, counting, sweep):
+    # Small renders: the sweep OCRs a page dozens of times, and the phrases read at this size too.
+    settings = Settings.from_env(claim_ttl_seconds=60, claim_wait_seconds=10, render_long_edge=400)
     words = PHRASES[:2]
-    # OCR is not under test here, and the lite engine's seconds per page would dominate the sweep.
-    engine = CountingEngine(ThumbnailEngine(settings))
+    engine = counting  # the real lite engine, counted
     requests = _cut_points(gcs_bucket, proxy, engine, settings, words)
     if sweep == "first-of-each-kind":
         # Storage goes away just before each kind of request a delivery makes, and before its last.
