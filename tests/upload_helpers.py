@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 
 from PIL import Image, ImageDraw, ImageFont
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+from tests.pages import FONT_FILE  # noqa: E402  (the font the tests ship)
+
+FONT = str(FONT_FILE)
 # One distinctive phrase per page; the lite engine reads them back.
 PAGE_WORDS = ["Alpha Bravo Charlie", "Delta Echo Foxtrot", "Golf Hotel India"]
 # Small renders keep the lite engine near a second per page on two cores.
