@@ -89,6 +89,16 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_EVENT_AGE_SECONDS", "86400", "On-upload: events older than this are dropped instead of retried.", _positive_int),
     Variable("CLAIM_TTL_SECONDS", "900", "On-upload: a page claim older than this is presumed abandoned and may be taken over.", _positive_int),
     Variable("CLAIM_WAIT_SECONDS", "120", "On-upload: how long a delivery waits for pages another live delivery claimed before raising so the platform retries later.", _non_negative_int),
+    # Issue 12's fan-out on Cloud Tasks (names agreed across branches; deploy13 adds them for infra/).
+    Variable("TASKS_QUEUE", "", "Cloud Tasks queue path projects/P/locations/L/queues/Q for chunk tasks; empty means chunks run in-process.", _text),
+    Variable("TASKS_WORKER_URL", "", "Base URL of the private worker service (main.ocr_worker) that receives chunk and callback tasks.", _text),
+    Variable("TASKS_SERVICE_ACCOUNT", "", "Service account whose OIDC token the queue attaches to each task (audience TASKS_WORKER_URL); empty means none.", _text),
+    Variable("TASKS_EMULATOR_HOST", "", "host:port of a local gcloud-tasks-emulator (local only).", _text),
+    Variable("TASKS_DISPATCH_DEADLINE_SECONDS", "1800", "Dispatch deadline of each task (Cloud Tasks allows at most 1800).", _positive_int),
+    Variable("PAGES_PER_CHUNK", "8", "Pages OCR'd by one chunk task.", _positive_int),
+    Variable("CALLBACK_ALLOWED_HOSTS", "", "Comma-separated hosts a job's callback_url may name; empty means callback_url is refused with 400.", _csv),
+    Variable("SYNC_MAX_PAGES", "20", "POST /ocr: most pages a synchronous request may OCR (larger documents go to POST /jobs).", _positive_int),
+    Variable("REQUEST_TIMEOUT_SECONDS", "300", "The HTTP service's request timeout; POST /ocr's deadline is derived from it with a margin.", _positive_int),
     Variable("LOG_FORMAT", "auto", "json (Cloud Logging), text, or auto (json on Cloud Run, else text).", _choice("auto", "json", "text")),
 )
 
@@ -124,6 +134,15 @@ class Settings:
     max_event_age_seconds: int
     claim_ttl_seconds: int
     claim_wait_seconds: int
+    tasks_queue: str
+    tasks_worker_url: str
+    tasks_service_account: str
+    tasks_emulator_host: str
+    tasks_dispatch_deadline_seconds: int
+    pages_per_chunk: int
+    callback_allowed_hosts: tuple[str, ...]
+    sync_max_pages: int
+    request_timeout_seconds: int
     log_format: str
 
     @property

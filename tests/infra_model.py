@@ -41,7 +41,7 @@ ENV_FILE = "runtime_env.json"
 
 # The cache variables must be written out in the env file, where the tests can compare them.
 CACHE_VARIABLES = ("MODEL_CACHE_PATH", *HF_CACHE_VARIABLES)
-FUNCTION_TARGETS = {"ocr_on_upload": "cloudevent", "ocr_http": "http"}
+FUNCTION_TARGETS = {"ocr_on_upload": "cloudevent", "ocr_http": "http", "ocr_worker": "http"}
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 
@@ -70,6 +70,10 @@ class Infra:
         return dict(self.env_file.get("from_terraform", {}))
 
     @property
+    def from_secret(self) -> dict[str, str]:
+        return dict(self.env_file.get("from_secret", {}))
+
+    @property
     def left_to_default(self) -> dict[str, str]:
         return dict(self.env_file.get("left_to_default", {}))
 
@@ -79,7 +83,9 @@ class Infra:
 
     def production_env(self) -> dict[str, str]:
         """The environment both services get, with placeholder bucket names for Terraform's part."""
-        env = {name: "example-bucket" for name in self.from_terraform}
+        # Terraform injects names and URLs, and the timeouts it derives as whole seconds.
+        env = {name: "300" if name.endswith("_SECONDS") else "example-bucket" for name in self.from_terraform}
+        env.update({name: "example-secret" for name in self.from_secret})
         env.update(self.env)
         return env
 
@@ -152,6 +158,12 @@ def _dynamic(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return found
 
 
+def _dynamic_label(block: dict[str, Any], name: str) -> str:
+    """The one name a dynamic block's for_each yields, as in ``for_each = cond ? ["model-cache"] : []``."""
+    match = re.search(r'\[\s*"([^"]+)"\s*\]', expression(block.get("for_each")) or "")
+    return match.group(1) if match else name
+
+
 def _walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     yield path, node
     if isinstance(node, dict):
@@ -199,10 +211,15 @@ def check_cache_paths(infra: Infra) -> list[str]:
 
 def check_variables(infra: Infra) -> list[str]:
     code = code_variables()
-    places = {"env": set(infra.env), "from_terraform": set(infra.from_terraform), "left_to_default": set(infra.left_to_default)}
+    places = {
+        "env": set(infra.env),
+        "from_terraform": set(infra.from_terraform),
+        "from_secret": set(infra.from_secret),
+        "left_to_default": set(infra.left_to_default),
+    }
     problems = []
     for name in sorted(code - set().union(*places.values())):
-        problems.append(f"{name} is read by the code but neither set ({ENV_FILE} env / from_terraform) nor listed in left_to_default")
+        problems.append(f"{name} is read by the code but neither set ({ENV_FILE} env / from_terraform / from_secret) nor listed in left_to_default")
     for place, names in places.items():
         for name in sorted(names - code):
             problems.append(f"{ENV_FILE} {place}: {name} is not a variable the code reads (common.config.VARIABLES)")
@@ -264,11 +281,33 @@ def check_env_wiring(infra: Infra) -> list[str]:
             volumes = {unquote(v.get("name")): v for v in _blocks(template, "volumes")}
             if not _blocks(template, "containers"):
                 problems.append(f"google_cloud_run_v2_service.{name}: write the container as a literal block, so its environment can be checked")
+            for volume in _dynamic(template, "volumes"):
+                for content in _blocks(volume, "content"):
+                    volumes[str(content.get("name"))] = content
+                    volumes[_dynamic_label(volume, "volumes")] = content
             for container in _blocks(template, "containers"):
                 envs = _dynamic(container, "env")
-                if len(envs) != 1 or expression(envs[0].get("for_each")) != "local.runtime_env":
+                runtime_envs = [e for e in envs if expression(e.get("for_each")) == "local.runtime_env"]
+                if len(runtime_envs) != 1:
                     problems.append(f"google_cloud_run_v2_service.{name}: the container needs exactly one dynamic \"env\" over local.runtime_env")
+                for other in envs:
+                    if other in runtime_envs:
+                        continue
+                    contents = _blocks(other, "content")
+                    if "local.secret_env" not in (expression(other.get("for_each")) or "") or any(
+                        "value" in c or not _blocks(c, "value_source") for c in contents
+                    ):
+                        problems.append(
+                            f"google_cloud_run_v2_service.{name}: a dynamic \"env\" other than local.runtime_env may only "
+                            f"read local.secret_env ({ENV_FILE} from_secret) through value_source"
+                        )
                 mounts = _blocks(container, "volume_mounts")
+                for dynamic_mount in _dynamic(container, "volume_mounts"):
+                    for content in _blocks(dynamic_mount, "content"):
+                        content = dict(content)
+                        if content.get("name") == "${volume_mounts.value}":
+                            content["name"] = _dynamic_label(dynamic_mount, "volume_mounts")
+                        mounts.append(content)
                 cache_mounts = [
                     m for m in mounts
                     if any(expression(g.get("bucket")) == cache_bucket for g in _blocks(volumes.get(unquote(m.get("name")), {}), "gcs"))

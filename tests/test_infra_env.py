@@ -28,8 +28,8 @@ def test_infra_passes(infra, check):
 
 
 def test_rules_cover_every_variable_the_code_reads(infra):
-    # Sanity of the model itself: the three places together are exactly the code's variables.
-    accounted = set(infra.env) | set(infra.from_terraform) | set(infra.left_to_default)
+    # Sanity of the model itself: the four places together are exactly the code's variables.
+    accounted = set(infra.env) | set(infra.from_terraform) | set(infra.from_secret) | set(infra.left_to_default)
     assert accounted == infra_model.code_variables()
     assert {"HF_HOME", "HF_HUB_CACHE", "MODEL_CACHE_PATH"} <= set(infra.env)
 
@@ -132,7 +132,7 @@ def test_catches_a_value_the_code_refuses(copy):
 def test_catches_terraform_injecting_a_variable_the_env_file_does_not_name(copy):
     edit_tf(
         copy, "runtime_env.tf",
-        "    ALLOWED_BUCKETS    = google_storage_bucket.uploads.name\n",
+        "    ALLOWED_BUCKETS                 = google_storage_bucket.uploads.name\n",
         "    ALLOWED_BUCKETS    = google_storage_bucket.uploads.name\n    HF_HOME = \"/cache\"\n",
     )
     caught(copy, infra_model.check_env_wiring, "local.terraform_env sets")
@@ -153,7 +153,7 @@ def test_catches_a_trigger_on_the_results_bucket(copy):
 
 
 def test_catches_results_defaulting_to_the_watched_bucket(copy):
-    edit_tf(copy, "runtime_env.tf", "    RESULTS_BUCKET     = google_storage_bucket.results.name\n", "")
+    edit_tf(copy, "runtime_env.tf", "    RESULTS_BUCKET                  = google_storage_bucket.results.name\n", "")
     edit_env(copy, lambda d: d["from_terraform"].pop("RESULTS_BUCKET"))
     caught(copy, infra_model.check_trigger, "RESULTS_BUCKET is not injected")
 
