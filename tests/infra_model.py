@@ -14,13 +14,18 @@ The rules:
   MODEL_CACHE_PATH, HF_HUB_CACHE = MODEL_CACHE_PATH/hub) and lie under the path where the
   model-cache bucket is mounted;
 - every variable the code reads (common.config.VARIABLES plus HF_HOME/HF_HUB_CACHE) is set, by the
-  env file or by Terraform, or listed in the env file's ``left_to_default`` with a reason; every
+  env file, by Terraform or from a secret, or listed in the env file's ``left_to_default`` with a reason; every
   variable set is one the code reads; none is in two of those places; Settings accepts the result;
-- the services take their environment only from that merged map (no hand-written ``env`` block),
-  mount the model-cache bucket at the env file's mount path, and are the two main.py targets;
+- the services take their environment only from that merged map (no hand-written ``env`` block;
+  secrets only through ``value_source``), mount the model-cache bucket (where they run vlm) at the
+  env file's mount path, and are the three main.py targets;
 - the upload trigger watches the uploads bucket for object finalize, with retries left on, and
   that bucket is neither the results bucket nor the model cache;
-- the HTTP function is private: no public invoker, and callers are granted explicitly.
+- the HTTP function is private: no public invoker, and callers are granted explicitly;
+- secrets (API_TOKEN) come from Secret Manager by reference, never as a value in the env file, and
+  the warm-up job sends the token in X-Api-Key when one is configured;
+- the worker service (issue 12) has internal ingress and the tasks account as its only invoker,
+  behind a queue with retry and rate limits.
 """
 
 from __future__ import annotations
@@ -391,7 +396,56 @@ def check_http_private(infra: Infra) -> list[str]:
     return problems
 
 
-CHECKS = (check_no_offline, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private)
+_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY)")
+
+
+def check_secrets(infra: Infra) -> list[str]:
+    """Secrets come from Secret Manager by reference; the warm-up job sends the API token too."""
+    problems = []
+    for name in sorted(infra.env):
+        if _SECRET_NAME.search(name):
+            problems.append(f"{ENV_FILE} env: {name} looks like a secret; read it from Secret Manager (from_secret), never write its value here")
+    secret_env = infra.locals().get("secret_env")
+    if set(infra.from_secret) and "var.api_token_secret" not in str(secret_env):
+        problems.append("local.secret_env must map API_TOKEN to var.api_token_secret (runtime_env.json from_secret)")
+    for name, body in infra.resources("google_cloud_scheduler_job").items():
+        for target in _blocks(body, "http_target"):
+            headers = str(target.get("headers", ""))
+            if "API_TOKEN" in set(infra.from_secret) and not ("X-Api-Key" in headers and "api_token" in headers):
+                problems.append(
+                    f"google_cloud_scheduler_job.{name}: with an API token the HTTP function answers 401 to the warm-up "
+                    "ping unless it sends the token in X-Api-Key (its Authorization header carries the OIDC token)"
+                )
+    return problems
+
+
+def check_worker_private(infra: Infra) -> list[str]:
+    """The worker (issue 12) is reached only by the queue: internal ingress, the tasks account as its only invoker."""
+    problems = []
+    worker = (infra.locals().get("functions") or {}).get("worker")
+    if not isinstance(worker, dict):
+        return ["local.functions has no worker service (main.ocr_worker, issue 12)"]
+    if unquote(worker.get("ingress")) != "INGRESS_TRAFFIC_INTERNAL_ONLY":
+        problems.append(f"the worker's ingress must be INGRESS_TRAFFIC_INTERNAL_ONLY, not {worker.get('ingress')!r}")
+    invokers = []
+    for kind, name, body in infra.blocks("resource"):
+        if kind == "google_cloud_run_v2_service_iam_member" and 'fn["worker"]' in str(body.get("name")):
+            invokers.append((name, expression(body.get("member")), unquote(body.get("role"))))
+    if [(member, role) for _, member, role in invokers] != [("google_service_account.tasks[0].member", "roles/run.invoker")]:
+        problems.append(f"the worker's only IAM member must be the tasks account as roles/run.invoker, found {invokers}")
+    queues = infra.resources("google_cloud_tasks_queue")
+    for name, body in queues.items():
+        if not _blocks(body, "retry_config") or not _blocks(body, "rate_limits"):
+            problems.append(f"google_cloud_tasks_queue.{name}: needs retry_config and rate_limits")
+    if not queues:
+        problems.append("no google_cloud_tasks_queue in infra/")
+    return problems
+
+
+CHECKS = (
+    check_no_offline, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private,
+    check_secrets, check_worker_private,
+)
 
 
 def problems(infra: Infra) -> list[str]:

@@ -168,6 +168,47 @@ def test_catches_a_public_http_function(copy):
     caught(copy, infra_model.check_http_private, "allUsers")
 
 
+def test_catches_an_api_token_written_into_the_env_file(copy):
+    edit_env(copy, lambda d: (d["from_secret"].pop("API_TOKEN"), d["env"].update(API_TOKEN="hunter2")))
+    caught(copy, infra_model.check_secrets, "API_TOKEN looks like a secret")
+
+
+def test_catches_a_warmup_job_without_the_api_token(copy):
+    # Issue 11 item 8: the job sent only its OIDC token, and the function answered 401.
+    edit_tf(
+        copy, "scheduler.tf",
+        'headers     = local.warmup_token ? { "X-Api-Key" = data.google_secret_manager_secret_version.api_token[0].secret_data } : {}\n',
+        "",
+    )
+    caught(copy, infra_model.check_secrets, "X-Api-Key")
+
+
+def test_catches_a_worker_others_may_invoke(copy):
+    (copy / "extra.tf").write_text(
+        'resource "google_cloud_run_v2_service_iam_member" "oops" {\n'
+        '  name   = google_cloud_run_v2_service.fn["worker"].name\n'
+        '  role   = "roles/run.invoker"\n'
+        '  member = google_service_account.http.member\n}\n'
+    )
+    caught(copy, infra_model.check_worker_private, "only IAM member")
+
+
+def test_catches_a_worker_reachable_from_the_internet(copy):
+    edit_tf(
+        copy, "run.tf",
+        '      # Cloud Tasks in the same project counts as internal traffic; only the tasks account may invoke it.\n'
+        '      ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY"',
+        '      ingress = "INGRESS_TRAFFIC_ALL"',
+    )
+    caught(copy, infra_model.check_worker_private, "INGRESS_TRAFFIC_INTERNAL_ONLY")
+
+
+def test_catches_a_secret_env_written_as_a_plain_value(copy):
+    edit_tf(copy, "run.tf", "          value_source {\n            secret_key_ref {\n              secret  = env.value.secret\n"
+            "              version = env.value.version\n            }\n          }\n", "          value = env.value.secret\n")
+    caught(copy, infra_model.check_env_wiring, "only read local.secret_env", "value_source")
+
+
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary (CI has none); the checks above do not need it")
 def test_terraform_fmt():
     # fmt needs no providers, so it runs wherever a terraform binary does: syntax and layout.
