@@ -442,8 +442,18 @@ def check_worker_private(infra: Infra) -> list[str]:
     return problems
 
 
+def check_no_unused_data(infra: Infra) -> list[str]:
+    """Every data source is read somewhere: an unused one still needs its API and permissions at plan."""
+    tf_text = "\n".join(text for name, text in infra.texts.items() if name.endswith(".tf"))
+    return [
+        f"data.{kind}.{name} is declared but never used"
+        for kind, name, _ in infra.blocks("data")
+        if f"data.{kind}.{name}" not in tf_text
+    ]
+
+
 CHECKS = (
-    check_no_offline, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private,
+    check_no_offline, check_no_unused_data, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private,
     check_secrets, check_worker_private,
 )
 

@@ -168,6 +168,12 @@ def test_catches_a_public_http_function(copy):
     caught(copy, infra_model.check_http_private, "allUsers")
 
 
+def test_catches_an_unused_data_source(copy):
+    # Issue 13: data "google_project" was declared and read nowhere.
+    (copy / "extra.tf").write_text('data "google_client_config" "unused" {}\n')
+    caught(copy, infra_model.check_no_unused_data, "data.google_client_config.unused")
+
+
 def test_catches_an_api_token_written_into_the_env_file(copy):
     edit_env(copy, lambda d: (d["from_secret"].pop("API_TOKEN"), d["env"].update(API_TOKEN="hunter2")))
     caught(copy, infra_model.check_secrets, "API_TOKEN looks like a secret")
