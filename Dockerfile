@@ -18,6 +18,9 @@ RUN pip install -r requirements.txt
 COPY main.py ./
 COPY functions/ functions/
 COPY common/ common/
+# Build the lite engine once, as root: it fails the build if the engine cannot start, and any
+# model file rapidocr would fetch lands in the image now, not at run time in a read-only place.
+RUN OCR_ENGINE=lite python -c "from common.config import Settings; from common.engines.lite import LiteEngine; LiteEngine(Settings.from_env())"
 # No volume is mounted in a cpu service, so it can run unprivileged.
 RUN useradd --no-create-home --uid 10001 app
 USER 10001
