@@ -80,3 +80,8 @@ def top_level_modules(distributions: set[str]) -> set[str]:
         if any(canonicalize_name(owner) in distributions for owner in owners):
             provided.add(module)
     return provided
+
+
+def installed_bytes(distributions) -> int:
+    """Bytes the distributions occupy installed here (their RECORD files), a footprint measured offline."""
+    return sum(f.size or 0 for name in distributions for f in (metadata.distribution(name).files or []))

@@ -84,6 +84,15 @@ def test_the_cpu_set_keeps_torch_and_transformers_out():
     assert leaked == [], f"requirements.txt pulls {leaked} into the CPU image"
 
 
+def test_the_cpu_image_is_a_fraction_of_the_gpu_one():
+    # Installed here, the GPU set's torch is the CPU build, far smaller than the CUDA one the
+    # GPU image gets: the GPU figure is a lower bound, so the ratio only overstates the CPU share.
+    cpu = image_sets.installed_bytes(image_sets.closure(CPU_SET))
+    gpu_lower_bound = image_sets.installed_bytes(image_sets.closure(VLM_SET))
+    print(f"installed: cpu set {cpu / 2**20:.0f} MB, vlm set with CPU torch {gpu_lower_bound / 2**20:.0f} MB")
+    assert cpu < 0.5 * gpu_lower_bound, (cpu, gpu_lower_bound)
+
+
 def test_the_vlm_set_is_the_cpu_set_plus_the_engine():
     cpu_pins, _ = image_sets.read_set(CPU_SET)
     vlm_pins, _ = image_sets.read_set(VLM_SET)
