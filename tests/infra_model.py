@@ -433,6 +433,14 @@ def check_worker_private(infra: Infra) -> list[str]:
             invokers.append((name, expression(body.get("member")), unquote(body.get("role"))))
     if [(member, role) for _, member, role in invokers] != [("google_service_account.tasks[0].member", "roles/run.invoker")]:
         problems.append(f"the worker's only IAM member must be the tasks account as roles/run.invoker, found {invokers}")
+    grants = {
+        unquote(body.get("role")): expression(body.get("for_each"))
+        for kind, _, body in infra.blocks("resource")
+        if kind in ("google_cloud_tasks_queue_iam_member", "google_service_account_iam_member")
+    }
+    for role in ("roles/cloudtasks.enqueuer", "roles/iam.serviceAccountUser"):
+        if grants.get(role) != "local.enqueuers":
+            problems.append(f"{role} must be granted to every service that enqueues (for_each = local.enqueuers), found {grants.get(role)!r}")
     queues = infra.resources("google_cloud_tasks_queue")
     for name, body in queues.items():
         if not _blocks(body, "retry_config") or not _blocks(body, "rate_limits"):
@@ -440,6 +448,15 @@ def check_worker_private(infra: Infra) -> list[str]:
     if not queues:
         problems.append("no google_cloud_tasks_queue in infra/")
     return problems
+
+
+def check_accounts_wait_for_iam(infra: Infra) -> list[str]:
+    """A first apply on a fresh project creates service accounts only once the IAM API is on."""
+    return [
+        f"google_service_account.{name}: depends_on must include google_project_service.apis (the IAM API)"
+        for name, body in infra.resources("google_service_account").items()
+        if "google_project_service.apis" not in str(body.get("depends_on", ""))
+    ]
 
 
 def check_no_unused_data(infra: Infra) -> list[str]:
@@ -453,7 +470,7 @@ def check_no_unused_data(infra: Infra) -> list[str]:
 
 
 CHECKS = (
-    check_no_offline, check_no_unused_data, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private,
+    check_no_offline, check_no_unused_data, check_accounts_wait_for_iam, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private,
     check_secrets, check_worker_private,
 )
 

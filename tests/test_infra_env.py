@@ -168,6 +168,18 @@ def test_catches_a_public_http_function(copy):
     caught(copy, infra_model.check_http_private, "allUsers")
 
 
+def test_catches_a_service_account_that_does_not_wait_for_the_iam_api(copy):
+    edit_tf(copy, "iam.tf", '  display_name = "gnosis-ocr: HTTP function"\n  depends_on   = [google_project_service.apis]\n',
+            '  display_name = "gnosis-ocr: HTTP function"\n')
+    caught(copy, infra_model.check_accounts_wait_for_iam, "google_service_account.http")
+
+
+def test_catches_an_accepting_service_that_cannot_enqueue(copy):
+    edit_tf(copy, "tasks.tf", 'resource "google_cloud_tasks_queue_iam_member" "enqueue" {\n  for_each = local.enqueuers',
+            'resource "google_cloud_tasks_queue_iam_member" "enqueue" {\n  for_each = { worker = google_service_account.worker.member }')
+    caught(copy, infra_model.check_worker_private, "roles/cloudtasks.enqueuer")
+
+
 def test_catches_an_unused_data_source(copy):
     # Issue 13: data "google_project" was declared and read nowhere.
     (copy / "extra.tf").write_text('data "google_client_config" "unused" {}\n')
