@@ -75,7 +75,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("RESULTS_BUCKET", "", "Bucket for on-upload results; empty means the uploads bucket itself.", _text),
     Variable("RESULTS_PREFIX", "ocr-results", "Prefix of result objects; uploads under it are never OCR'd.", lambda v: v.strip().strip("/")),
     Variable("ALLOWED_BUCKETS", "", "Comma-separated buckets POST /ocr may read gs:// URIs from; empty means none.", _csv),
-    Variable("MAX_UPLOAD_BYTES", str(32 * 1024 * 1024), "Largest document accepted, by upload or gs:// read (bytes).", _positive_int),
+    Variable("MAX_UPLOAD_BYTES", str(32 * 1024 * 1024), "Largest document accepted, by upload or gs:// read (bytes; an object stored gzip-encoded counts inflated, and is never inflated past it).", _positive_int),
     Variable("MAX_PAGES", "500", "Most pages a document may have.", _positive_int),
     Variable("MAX_IMAGE_PIXELS", "100000000", "Most pixels an input image (one frame) may decode to; guards against decompression bombs.", _positive_int),
     Variable("RENDER_LONG_EDGE", "2000", "Long edge, in pixels, that pages are rendered or scaled to before OCR.", _positive_int),
