@@ -226,14 +226,16 @@ class VlmEngine:
         commit = model_cache.local_commit(self.settings.hub_cache_path, self.model, self.settings.model_revision)
         return commit or self.settings.model_revision
 
-    def load(self) -> model_cache.CacheReport:
+    def load(self, wait_seconds: float | None = None) -> model_cache.CacheReport:
         """Resolve, download if need be, and load the model, once per process.
 
-        Concurrent callers wait for the same load; later calls return at once with the same report,
-        marked ``already_loaded``. Raises ModelUnavailable (transient) or ModelCacheDamaged.
+        Concurrent callers wait for the same load, each at most ``wait_seconds`` (default
+        MODEL_WAIT_SECONDS; then ModelUnavailable while the load goes on); later calls return at once
+        with the same report, marked ``already_loaded``. Raises ModelUnavailable (transient),
+        ModelCacheDamaged or EngineFailed (out of memory).
         """
         bundle, report = model_cache.load_once(self.settings, lambda folder: _load_bundle(folder, self.settings),
-                                               key="vlm")
+                                               key="vlm", wait_seconds=wait_seconds)
         if self._bundle is None:
             self._bundle, self._report = bundle, report
         return report
