@@ -56,7 +56,10 @@ def default_holder() -> str:
 
 
 class GcsLock:
-    def __init__(self, bucket: str, name: str, ttl_seconds: int, *, client=None, holder: str | None = None):
+    def __init__(self, bucket: str, name: str, ttl_seconds: int, *, client=None, holder: str | None = None,
+                 retry=None):
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
         if client is None:
             from common.storage import gcs_client
 
@@ -68,6 +71,10 @@ class GcsLock:
         self.generation: int | None = None  # set while we hold the lock
         self._bucket = client.bucket(bucket)
         self._mutex = threading.Lock()  # refresh and release, one at a time
+        # Every call gives up within a third of the TTL (the library's default retries for 120 s):
+        # a refresh stuck in retries would hold up release and outlive the lease it should extend.
+        self._timeout = max(1.0, ttl_seconds / 3)
+        self._retry = retry or DEFAULT_RETRY.with_timeout(self._timeout)
 
     @property
     def location(self) -> str:
@@ -85,7 +92,8 @@ class GcsLock:
 
         blob = self._bucket.blob(self.name)
         try:
-            blob.upload_from_string(self._payload(), content_type="application/json", if_generation_match=if_generation_match)
+            blob.upload_from_string(self._payload(), content_type="application/json", if_generation_match=if_generation_match,
+                                    retry=self._retry, timeout=self._timeout)
         except (PreconditionFailed, NotFound):
             return False
         self.generation = blob.generation
@@ -95,13 +103,14 @@ class GcsLock:
         """The lock as stored now, or None when there is no lock object."""
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
-        blob = self._bucket.get_blob(self.name)
+        blob = self._bucket.get_blob(self.name, retry=self._retry, timeout=self._timeout)
         if blob is None:
             return None
         ttl = self.ttl_seconds
         holder = "?"
         try:
-            content = json.loads(blob.download_as_bytes(if_generation_match=blob.generation))
+            content = json.loads(blob.download_as_bytes(if_generation_match=blob.generation, retry=self._retry,
+                                                        timeout=self._timeout))
             holder = str(content.get("holder", "?"))
             # The holder's TTL rules its own lock: instances may be configured differently.
             ttl = int(content.get("ttl_seconds", ttl))
@@ -161,7 +170,8 @@ class GcsLock:
             if self.generation is None:
                 return
             try:
-                self._bucket.blob(self.name).delete(if_generation_match=self.generation)
+                self._bucket.blob(self.name).delete(if_generation_match=self.generation, retry=self._retry,
+                                                    timeout=self._timeout)
             except NotFound:
                 pass
             except PreconditionFailed:
@@ -169,7 +179,8 @@ class GcsLock:
                 if current is not None and current.holder == self.holder:
                     # Still ours at a generation we did not see (a write whose reply was lost).
                     try:
-                        self._bucket.blob(self.name).delete(if_generation_match=current.generation)
+                        self._bucket.blob(self.name).delete(if_generation_match=current.generation, retry=self._retry,
+                                                            timeout=self._timeout)
                     except (NotFound, PreconditionFailed):
                         log.warning("download lock %s changed hands during release", self.location)
                 else:
@@ -224,4 +235,8 @@ class Lease:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self.lock.release()  # waits for a refresh in flight (same mutex), then deletes what is current
+        try:
+            self.lock.release()  # waits for a refresh in flight (same mutex), then deletes what is current
+        except Exception:  # noqa: BLE001 - storage unreachable: the TTL frees the lock instead
+            log.warning("download lock %s: release failed; it expires after %d s", self.lock.location,
+                        self.lock.ttl_seconds, exc_info=True)
