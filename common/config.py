@@ -83,7 +83,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_NEW_TOKENS", "4096", "vlm: most tokens generated per page.", _positive_int),
     Variable("VLM_BATCH_SIZE", "4", "vlm: pages per generate call.", _positive_int),
     Variable("VLM_MAX_PIXELS", "1605632", "vlm: page images are scaled down to at most this many pixels (GPU memory guard).", _positive_int),
-    Variable("API_TOKEN", "", "If set, POST /ocr and /warmup require 'Authorization: Bearer <token>' or 'X-Api-Key: <token>'.", _text),
+    Variable("API_TOKEN", "", "If set, POST /ocr and /warmup require 'X-Api-Key: <token>' or 'Authorization: Bearer <token>' (scheme in any case); callers whose Authorization carries a Google OIDC token (the warm-up job) send X-Api-Key.", _text),
     Variable("MAX_CONCURRENT_DOCUMENTS", "2", "HTTP: documents OCR'd at once per instance; more wait.", _positive_int),
     Variable("QUEUE_WAIT_SECONDS", "60", "HTTP: how long a request waits for a free slot before a 503.", _non_negative_int),
     Variable("MAX_EVENT_AGE_SECONDS", "86400", "On-upload: events older than this are dropped instead of retried.", _positive_int),

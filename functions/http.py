@@ -217,12 +217,24 @@ class _ocr_slot:
 
 
 def _check_token(request: flask.Request, settings: Settings) -> None:
+    """With API_TOKEN set, the request must carry it as 'X-Api-Key: <token>' or 'Authorization:
+    Bearer <token>' (the scheme in any case, RFC 7235); either one matching is enough.
+
+    Both are looked at because on Cloud Run the Authorization header often carries something else:
+    the Google OIDC token of the Cloud Scheduler warm-up job (or any caller of a private service),
+    which Cloud Run checks and passes on. Such callers send the API token in X-Api-Key.
+    """
     if not settings.api_token:
         return
-    # X-Api-Key too: a Cloud Scheduler job with an OIDC token already uses Authorization.
-    supplied = request.headers.get("X-Api-Key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-    if not hmac.compare_digest(supplied.strip().encode(), settings.api_token.encode()):
-        raise Unauthorized("missing or wrong token: send 'Authorization: Bearer <API_TOKEN>' or 'X-Api-Key: <API_TOKEN>'")
+    supplied = [request.headers.get("X-Api-Key", "").strip()]
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        supplied.append(credentials.strip())
+    expected = settings.api_token.encode()
+    # Every candidate is compared (no early exit), each in constant time.
+    matches = [hmac.compare_digest(token.encode(), expected) for token in supplied if token]
+    if not any(matches):
+        raise Unauthorized("missing or wrong token: send 'X-Api-Key: <API_TOKEN>' or 'Authorization: Bearer <API_TOKEN>'")
 
 
 def _model_wait(settings: Settings) -> float:
