@@ -70,7 +70,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MODEL_CACHE_PATH", "/cache/huggingface", "Model cache root (the mounted volume); the hub cache is MODEL_CACHE_PATH/hub.", _absolute_path),
     Variable("MODEL_CACHE_BUCKET", "", "Bucket mounted at the cache path; when set, the cross-instance download lock is an object in it.", _text),
     Variable("MODEL_LOCK_TTL_SECONDS", "1800", "Age after which a download lock left by a crashed holder may be taken over.", _positive_int),
-    Variable("MODEL_WAIT_SECONDS", "1800", "How long an instance waits for another one's download before giving up (503 / retry).", _positive_int),
+    Variable("MODEL_WAIT_SECONDS", "1800", "How long a caller waits for the model (another instance's download, or this process's own load) before a 503 / retry while the load goes on; HTTP requests wait at most 240 s.", _positive_int),
     Variable("OCR_ENGINE", "auto", "auto (vlm with a GPU, else lite), lite (CPU, bundled models) or vlm (MODEL_ID).", _choice("auto", "lite", "vlm")),
     Variable("RESULTS_BUCKET", "", "Bucket for on-upload results; empty means the uploads bucket itself.", _text),
     Variable("RESULTS_PREFIX", "ocr-results", "Prefix of result objects; uploads under it are never OCR'd.", lambda v: v.strip().strip("/")),
