@@ -65,5 +65,12 @@ resource "terraform_data" "runtime_env_guard" {
       )
       error_message = "MODEL_CACHE_PATH (${local.model_cache_path}) must lie under cache_volume_mount_path (${local.cache_mount_path}), or the model is cached on the instance's memory disk and lost."
     }
+    precondition {
+      # A branch (main) is resolved by whichever cold start downloads first: instances could serve
+      # different commits. Deploy the commit: HfApi().model_info(MODEL_ID).sha prints main's.
+      # Only where a service runs vlm: a CPU-only (lite) deployment never loads the model.
+      condition     = length(module.plan.cache_users) == 0 || can(regex("^[0-9a-f]{40}$", lookup(local.runtime.env, "MODEL_REVISION", "")))
+      error_message = "A service runs the vlm engine, so MODEL_REVISION in runtime_env.json must be a 40-character commit hash of MODEL_ID, not a branch or tag (it is ${jsonencode(lookup(local.runtime.env, "MODEL_REVISION", ""))}); see docs/model-cache.md."
+    }
   }
 }

@@ -469,9 +469,36 @@ def check_no_unused_data(infra: Infra) -> list[str]:
     ]
 
 
+def revision_guard_pattern(infra: Infra) -> str | None:
+    """The regex a plan-time precondition holds MODEL_REVISION to, if runtime_env.tf has one."""
+    for _, name, body in infra.blocks("resource"):
+        for lifecycle in body.get("lifecycle", []):
+            for precondition in lifecycle.get("precondition", []):
+                condition = str(precondition.get("condition", ""))
+                match = re.search(r'regex\("((?:[^"\\]|\\.)*)",\s*lookup\(local\.runtime\.env,\s*"MODEL_REVISION"', condition)
+                if match:
+                    return match.group(1).replace("\\\\", "\\")
+    return None
+
+
+def check_model_revision_pinned(infra: Infra) -> list[str]:
+    """MODEL_REVISION is a commit hash, or the deployment refuses to plan until it is one: a branch is
+    resolved by whichever cold start downloads first, and instances could serve different models."""
+    from common.model_layout import is_commit_hash
+
+    revision = infra.env.get("MODEL_REVISION", "")
+    if is_commit_hash(revision):
+        return []
+    pattern = revision_guard_pattern(infra)
+    if pattern and not re.fullmatch(pattern, revision) and re.fullmatch(pattern, "0" * 40):
+        return []  # terraform plan stops with the precondition's message until a commit is written
+    return [f"{ENV_FILE}: MODEL_REVISION={revision!r} is not a commit hash and no precondition in runtime_env.tf "
+            "refuses it at plan time"]
+
+
 CHECKS = (
     check_no_offline, check_no_unused_data, check_accounts_wait_for_iam, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private,
-    check_secrets, check_worker_private,
+    check_secrets, check_worker_private, check_model_revision_pinned,
 )
 
 

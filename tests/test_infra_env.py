@@ -7,6 +7,7 @@ break a copy of infra/ the way deploy scripts used to break, and prove each brea
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -232,3 +233,26 @@ def test_terraform_fmt():
     # fmt needs no providers, so it runs wherever a terraform binary does: syntax and layout.
     run = subprocess.run(["terraform", "fmt", "-check", "-diff", "."], cwd=INFRA_DIR, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_branch_as_model_revision_is_refused_at_plan_time(infra):
+    # The shipped runtime_env.json names a branch until an operator writes the commit to deploy;
+    # the precondition in runtime_env.tf is what stops `terraform plan`, and it refuses branch names.
+    pattern = infra_model.revision_guard_pattern(infra)
+    assert pattern, "runtime_env.tf has no precondition on MODEL_REVISION"
+    for refused in ("main", "v1.0", "refs/pr/1", "0" * 39, "A" * 40):
+        assert not re.fullmatch(pattern, refused), refused
+    assert re.fullmatch(pattern, "3baa2d7e4f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c")
+
+
+def test_catches_a_branch_revision_with_the_guard_removed(copy):
+    text = (copy / "runtime_env.tf").read_text()
+    start = text.index("    precondition {\n      # A branch (main)")
+    end = text.index("    }\n", start) + len("    }\n")
+    (copy / "runtime_env.tf").write_text(text[:start] + text[end:])
+    caught(copy, infra_model.check_model_revision_pinned, "MODEL_REVISION='main'", "not a commit hash")
+
+
+def test_a_commit_hash_needs_no_guard(copy):
+    edit_env(copy, lambda d: d["env"].update(MODEL_REVISION="3baa2d7e4f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c"))
+    assert infra_model.check_model_revision_pinned(infra_model.load(copy)) == []
