@@ -11,7 +11,9 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+# The tests need the vlm engine too (requirements-vlm.txt: transformers, torch), which the CPU
+# runtime set (requirements.txt, the CPU image and `make demo`) leaves out.
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-vlm.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 

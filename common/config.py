@@ -70,12 +70,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MODEL_CACHE_PATH", "/cache/huggingface", "Model cache root (the mounted volume); the hub cache is MODEL_CACHE_PATH/hub.", _absolute_path),
     Variable("MODEL_CACHE_BUCKET", "", "Bucket mounted at the cache path; when set, the cross-instance download lock is an object in it.", _text),
     Variable("MODEL_LOCK_TTL_SECONDS", "1800", "Age after which a download lock left by a crashed holder may be taken over.", _positive_int),
-    Variable("MODEL_WAIT_SECONDS", "1800", "How long an instance waits for another one's download before giving up (503 / retry).", _positive_int),
+    Variable("MODEL_WAIT_SECONDS", "1800", "How long a caller waits for the model (another instance's download, or this process's own load) before a 503 / retry while the load goes on; HTTP requests wait at most 240 s.", _positive_int),
     Variable("OCR_ENGINE", "auto", "auto (vlm with a GPU, else lite), lite (CPU, bundled models) or vlm (MODEL_ID).", _choice("auto", "lite", "vlm")),
     Variable("RESULTS_BUCKET", "", "Bucket for on-upload results; empty means the uploads bucket itself.", _text),
     Variable("RESULTS_PREFIX", "ocr-results", "Prefix of result objects; uploads under it are never OCR'd.", lambda v: v.strip().strip("/")),
     Variable("ALLOWED_BUCKETS", "", "Comma-separated buckets POST /ocr may read gs:// URIs from; empty means none.", _csv),
-    Variable("MAX_UPLOAD_BYTES", str(32 * 1024 * 1024), "Largest document accepted, by upload or gs:// read (bytes).", _positive_int),
+    Variable("MAX_UPLOAD_BYTES", str(32 * 1024 * 1024), "Largest document accepted, by upload or gs:// read (bytes; an object stored gzip-encoded counts inflated, and is never inflated past it).", _positive_int),
     Variable("MAX_PAGES", "500", "Most pages a document may have.", _positive_int),
     Variable("MAX_IMAGE_PIXELS", "100000000", "Most pixels an input image (one frame) may decode to; guards against decompression bombs.", _positive_int),
     Variable("RENDER_LONG_EDGE", "2000", "Long edge, in pixels, that pages are rendered or scaled to before OCR.", _positive_int),
@@ -83,12 +83,22 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_NEW_TOKENS", "4096", "vlm: most tokens generated per page.", _positive_int),
     Variable("VLM_BATCH_SIZE", "4", "vlm: pages per generate call.", _positive_int),
     Variable("VLM_MAX_PIXELS", "1605632", "vlm: page images are scaled down to at most this many pixels (GPU memory guard).", _positive_int),
-    Variable("API_TOKEN", "", "If set, POST /ocr and /warmup require 'Authorization: Bearer <token>' or 'X-Api-Key: <token>'.", _text),
+    Variable("API_TOKEN", "", "If set, POST /ocr and /warmup require 'X-Api-Key: <token>' or 'Authorization: Bearer <token>' (scheme in any case); callers whose Authorization carries a Google OIDC token (the warm-up job) send X-Api-Key.", _text),
     Variable("MAX_CONCURRENT_DOCUMENTS", "2", "HTTP: documents OCR'd at once per instance; more wait.", _positive_int),
     Variable("QUEUE_WAIT_SECONDS", "60", "HTTP: how long a request waits for a free slot before a 503.", _non_negative_int),
     Variable("MAX_EVENT_AGE_SECONDS", "86400", "On-upload: events older than this are dropped instead of retried.", _positive_int),
     Variable("CLAIM_TTL_SECONDS", "900", "On-upload: a page claim older than this is presumed abandoned and may be taken over.", _positive_int),
     Variable("CLAIM_WAIT_SECONDS", "120", "On-upload: how long a delivery waits for pages another live delivery claimed before raising so the platform retries later.", _non_negative_int),
+    # Issue 12's fan-out on Cloud Tasks (names agreed across branches; deploy13 adds them for infra/).
+    Variable("TASKS_QUEUE", "", "Cloud Tasks queue path projects/P/locations/L/queues/Q for chunk tasks; empty means chunks run in-process.", _text),
+    Variable("TASKS_WORKER_URL", "", "Base URL of the private worker service (main.ocr_worker) that receives chunk and callback tasks.", _text),
+    Variable("TASKS_SERVICE_ACCOUNT", "", "Service account whose OIDC token the queue attaches to each task (audience TASKS_WORKER_URL); empty means none.", _text),
+    Variable("TASKS_EMULATOR_HOST", "", "host:port of a local gcloud-tasks-emulator (local only).", _text),
+    Variable("TASKS_DISPATCH_DEADLINE_SECONDS", "1800", "Dispatch deadline of each task (Cloud Tasks allows at most 1800).", _positive_int),
+    Variable("PAGES_PER_CHUNK", "8", "Pages OCR'd by one chunk task.", _positive_int),
+    Variable("CALLBACK_ALLOWED_HOSTS", "", "Comma-separated hosts a job's callback_url may name; empty means callback_url is refused with 400.", _csv),
+    Variable("SYNC_MAX_PAGES", "20", "POST /ocr: most pages a synchronous request may OCR (larger documents go to POST /jobs).", _positive_int),
+    Variable("REQUEST_TIMEOUT_SECONDS", "300", "The HTTP service's request timeout; POST /ocr's deadline is derived from it with a margin.", _positive_int),
     Variable("LOG_FORMAT", "auto", "json (Cloud Logging), text, or auto (json on Cloud Run, else text).", _choice("auto", "json", "text")),
 )
 
@@ -124,6 +134,15 @@ class Settings:
     max_event_age_seconds: int
     claim_ttl_seconds: int
     claim_wait_seconds: int
+    tasks_queue: str
+    tasks_worker_url: str
+    tasks_service_account: str
+    tasks_emulator_host: str
+    tasks_dispatch_deadline_seconds: int
+    pages_per_chunk: int
+    callback_allowed_hosts: tuple[str, ...]
+    sync_max_pages: int
+    request_timeout_seconds: int
     log_format: str
 
     @property

@@ -108,3 +108,14 @@ class ModelCacheDamaged(ModelUnavailable):
     """
 
     code = "model_cache_damaged"
+
+
+class EngineFailed(OcrError):
+    """The OCR engine failed (out of GPU memory, a model that will not load, a runtime crash).
+
+    A fault of the server, not of the document: the request or event is retried, and no page is
+    recorded as failed because of it.
+    """
+
+    status, code, permanent = 503, "engine_failed", False
+    retry_after_seconds = 30

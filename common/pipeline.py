@@ -3,6 +3,13 @@
 The stages are plain functions so the handlers can compose them: the CLI and POST /ocr call
 ``ocr_document``; the on-upload function drives ``ocr_pages`` itself so that it can skip pages a
 previous attempt finished and store each page as soon as it is done.
+
+Whose fault is it? Only what belongs to a page fails that page: a page that cannot be rendered, or
+one the engine itself reports unreadable (``PageText.error``: a page that loops, an image the model's
+processor refuses). Anything else the engine raises (out of GPU memory, a model that will not load,
+a runtime crash) is the server's fault: it raises ``EngineFailed`` (503, transient), so a client
+retries and an on-upload event is redelivered, and no page is recorded as failed for it. The engine
+is loaded once, before the first page, so a broken model fails the request once, not once per page.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 from common.config import Settings
 from common.documents import Document, Limits, Page, open_document, parse_page_range
-from common.errors import CorruptDocument, OcrError, UnreadableDocument
+from common.errors import CorruptDocument, EngineFailed, OcrError, UnreadableDocument
 from common.engines import OcrEngine, get_engine
 
 FORMATS = ("markdown", "json", "text")
@@ -62,14 +69,34 @@ class DocumentResult:
         }
 
 
+def load_engine(engine: OcrEngine, wait_seconds: float | None = None) -> dict:
+    """``engine.load()`` (once per process), with its faults as OcrErrors.
+
+    ``wait_seconds`` bounds how long this caller waits for a model another thread or instance is
+    still loading (``ModelUnavailable`` after it; see ``model_cache.load_once``). A fault that is not
+    an OcrError (a RuntimeError from CUDA, a file the loader cannot parse) becomes ``EngineFailed``.
+    """
+    try:
+        # Without a bound, the plain call: an engine need not know about waiting at all.
+        return engine.load() if wait_seconds is None else engine.load(wait_seconds=wait_seconds)
+    except OcrError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the engine raises, the caller gets a 503 / a retry
+        log.error("the %s engine could not be loaded: %r", engine.name, exc)
+        raise EngineFailed(f"the {engine.name} engine could not be loaded: {type(exc).__name__}: {exc}") from exc
+
+
 def ocr_pages(
     document: Document, numbers: Iterable[int], engine: OcrEngine
 ) -> Iterator[PageResult]:
     """Render and OCR ``numbers`` in batches of ``engine.batch_size``, yielding pages in order.
 
-    Only one batch of page images is alive at a time. A page that cannot be rendered (a broken
-    page object, a frame over the pixel limit) is yielded with its error; the others go on.
+    The engine is loaded before the first page (a no-op if the caller loaded it). Only one batch of
+    page images is alive at a time. A page that cannot be rendered (a broken page object, a frame
+    over the pixel limit) is yielded with its error; the others go on. An engine fault raises
+    ``EngineFailed`` (see the module docstring); pages yielded before it are complete and correct.
     """
+    load_engine(engine)
     batch: list[Page] = []
     for number in numbers:
         try:
@@ -93,13 +120,11 @@ def _ocr_batch(batch: list[Page], engine: OcrEngine) -> list[PageResult]:
         texts = engine.ocr_pages([page.image for page in batch])
     except OcrError:
         raise  # ModelUnavailable and the like: the whole request or event should be retried
-    except Exception as exc:  # noqa: BLE001 - an engine crash on a page is that page's failure
-        if len(batch) > 1:
-            # Find the page that breaks the engine; the others still get read.
-            return [result for page in batch for result in _ocr_batch([page], engine)]
-        log.warning("page %d: the %s engine failed: %r", batch[0].number, engine.name, exc)
-        return [PageResult(batch[0].number, "", seconds=round(time.perf_counter() - started, 3),
-                           error=f"engine_error: {type(exc).__name__}: {exc}")]
+    except Exception as exc:  # noqa: BLE001 - the engine's fault, not the pages': retry, do not record
+        pages = ", ".join(str(page.number) for page in batch)
+        log.error("the %s engine failed on page(s) %s: %r", engine.name, pages, exc)
+        raise EngineFailed(f"the {engine.name} engine failed on page(s) {pages}: {type(exc).__name__}: {exc}; "
+                           "retry later") from exc
     seconds = (time.perf_counter() - started) / len(batch)
     return [
         PageResult(page.number, text.text, text.header, text.footer, round(seconds, 3), text.error)
@@ -114,11 +139,14 @@ def ocr_document(
     engine: OcrEngine | None = None,
     pages: str | None = None,
     on_page: Callable[[PageResult, int], None] | None = None,
+    model_wait_seconds: float | None = None,
 ) -> DocumentResult:
     """OCR the pages ``pages`` (a range like '1-3,5'; default all) of a document's bytes.
 
     ``on_page(result, total)`` is called as each page finishes (progress bars, streaming).
-    Raises an ``OcrError`` subclass for documents that cannot be read.
+    ``model_wait_seconds`` bounds the wait for a model that is still loading (see ``load_engine``).
+    Raises an ``OcrError`` subclass for documents that cannot be read (permanent) and for engine
+    faults (``EngineFailed``, ``ModelUnavailable``: transient).
     """
     started = time.perf_counter()
     with open_document(data, Limits.from_settings(settings)) as document:
@@ -126,6 +154,7 @@ def ocr_document(
         # Only now the engine: a bad document is refused before any model is loaded.
         engine = engine or get_engine(settings)
         opened = time.perf_counter()
+        load_engine(engine, model_wait_seconds)
         results = []
         for result in ocr_pages(document, numbers, engine):
             results.append(result)

@@ -32,13 +32,17 @@ from common.errors import (
     UnsupportedType,
 )
 from common.logs import log_context, setup_logging
-from common.pipeline import FORMATS, ocr_document, render
+from common.pipeline import FORMATS, load_engine, ocr_document, render
 from common.storage import GcsStore, parse_gs_uri
 
 log = logging.getLogger("gnosis.http")
 
 # How long POST /ocr retries a failing gs:// read before answering 503 with Retry-After.
 GCS_READ_RETRY_SECONDS = 15
+# How long a request waits for a model that is still loading (here or on another instance) before
+# answering 503 with Retry-After; the load goes on. Under the service's request timeout (300 s in
+# infra/), so callers get the documented 503, not the platform's 504. MODEL_WAIT_SECONDS, if lower, wins.
+REQUEST_MODEL_WAIT_SECONDS = 240
 # Room for multipart framing and form fields around a document of MAX_UPLOAD_BYTES.
 _FORM_OVERHEAD = 64 * 1024
 
@@ -96,7 +100,7 @@ def healthz(request: flask.Request, settings: Settings):
 def warmup(request: flask.Request, settings: Settings):
     _check_token(request, settings)
     engine = engines.get_engine(settings)
-    body = {"engine": engine.name, "model": engine.model, **_as_dict(engine.load())}
+    body = {"engine": engine.name, "model": engine.model, **_as_dict(load_engine(engine, _model_wait(settings)))}
     body["revision"] = engine.revision  # a vlm engine knows its commit only once loaded
     log.info("warm-up: %s ready", engine.name, extra={"fields": body})
     return flask.jsonify(body)
@@ -109,7 +113,7 @@ def ocr(request: flask.Request, settings: Settings):
     if fmt not in FORMATS:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}")
     with _ocr_slot(settings):
-        result = ocr_document(data, settings, pages=options.get("pages"))
+        result = ocr_document(data, settings, pages=options.get("pages"), model_wait_seconds=_model_wait(settings))
     log.info("ocr done", extra={"fields": {"pages": len(result.pages), **result.timings}})
     if fmt == "json":
         return flask.jsonify(result.to_json())
@@ -213,12 +217,28 @@ class _ocr_slot:
 
 
 def _check_token(request: flask.Request, settings: Settings) -> None:
+    """With API_TOKEN set, the request must carry it as 'X-Api-Key: <token>' or 'Authorization:
+    Bearer <token>' (the scheme in any case, RFC 7235); either one matching is enough.
+
+    Both are looked at because on Cloud Run the Authorization header often carries something else:
+    the Google OIDC token of the Cloud Scheduler warm-up job (or any caller of a private service),
+    which Cloud Run checks and passes on. Such callers send the API token in X-Api-Key.
+    """
     if not settings.api_token:
         return
-    # X-Api-Key too: a Cloud Scheduler job with an OIDC token already uses Authorization.
-    supplied = request.headers.get("X-Api-Key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-    if not hmac.compare_digest(supplied.strip().encode(), settings.api_token.encode()):
-        raise Unauthorized("missing or wrong token: send 'Authorization: Bearer <API_TOKEN>' or 'X-Api-Key: <API_TOKEN>'")
+    supplied = [request.headers.get("X-Api-Key", "").strip()]
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        supplied.append(credentials.strip())
+    expected = settings.api_token.encode()
+    # Every candidate is compared (no early exit), each in constant time.
+    matches = [hmac.compare_digest(token.encode(), expected) for token in supplied if token]
+    if not any(matches):
+        raise Unauthorized("missing or wrong token: send 'X-Api-Key: <API_TOKEN>' or 'Authorization: Bearer <API_TOKEN>'")
+
+
+def _model_wait(settings: Settings) -> float:
+    return min(settings.model_wait_seconds, REQUEST_MODEL_WAIT_SECONDS)
 
 
 def _as_dict(report) -> dict:

@@ -59,8 +59,8 @@ class LiteEngine:
         self._load_seconds = round(time.perf_counter() - started, 3)
         log.info("lite engine ready: rapidocr %s with its bundled models, %d threads", self.revision, threads)
 
-    def load(self) -> dict:
-        # The ONNX models ship in the wheel and were loaded by the constructor.
+    def load(self, wait_seconds: float | None = None) -> dict:
+        # The ONNX models ship in the wheel and were loaded by the constructor: nothing to wait for.
         return {"cache": "bundled", "seconds": {"load": self._load_seconds}}
 
     def read_lines(self, image: Image.Image) -> list[Line]:
