@@ -69,8 +69,9 @@ def rasterised(pdf: bytes) -> bytes:
     try:
         pages = []
         for index in range(len(document)):
+            width, height = document[index].get_size()
             image = document[index].render(scale=150 / 72).to_pil().convert("RGB")
-            pages.append(PdfPage().image(image, 0, 0, 612, 792))
+            pages.append(PdfPage(width, height).image(image, 0, 0, width, height))
         return build_pdf(pages)
     finally:
         document.close()
@@ -221,7 +222,7 @@ def test_json_names_each_pages_source_and_the_document_engine():
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "OCR_ENGINE": "lite", **env}
+    environment = {**os.environ, "OCR_ENGINE": "lite", "RENDER_LONG_EDGE": "1000", **env}
     return subprocess.run([sys.executable, "main.py", "ocr", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=180, env=environment)
 
@@ -239,10 +240,11 @@ def test_cli_reads_born_digital_pdfs_without_importing_an_ocr_library(tmp_path):
 
 def test_cli_text_layer_option_and_variable(tmp_path):
     path = tmp_path / "born.pdf"
-    path.write_bytes(build_pdf([born_digital_page(1)]))
+    path.write_bytes(build_pdf([PdfPage(width=300, height=150).text(30, 80, "Harbour lights", size=24)]))
     off = run_cli(str(path), "--format", "json", "--text-layer", "off")
     assert off.returncode == 0, off.stderr
-    assert json.loads(off.stdout)["pages"][0]["source"] == "ocr"
+    page = json.loads(off.stdout)["pages"][0]
+    assert (page["source"], page["text"]) == ("ocr", "Harbour lights")
     # the option wins over the variable
     on = run_cli(str(path), "--format", "json", "--text-layer", "auto", PDF_TEXT_LAYER="off")
     assert json.loads(on.stdout)["pages"][0]["source"] == "text_layer"
@@ -253,7 +255,8 @@ def test_cli_text_layer_option_and_variable(tmp_path):
 def test_out_records_how_each_page_was_read(tmp_path, engine):
     path = tmp_path / "mixed.pdf"
     writer = pdfium.PdfDocument.new()
-    for data in (build_pdf([born_digital_page(1)]), rasterised(build_pdf([born_digital_page(2)]))):
+    small = [PdfPage(width=300, height=150).text(30, 80, words, size=24) for words in ("Harbour", "Lights")]
+    for data in (build_pdf(small[:1]), rasterised(build_pdf(small[1:]))):
         writer.import_pages(pdfium.PdfDocument(data))
     writer.save(str(path))
     done = run_cli(str(path), "--out", str(tmp_path / "out"))
