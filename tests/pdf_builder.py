@@ -12,6 +12,7 @@ import io
 import zlib
 from dataclasses import dataclass, field
 
+import pypdfium2 as pdfium
 from PIL import Image
 
 # Fonts a page may use. "broken_pua" and "broken_symbols" draw Helvetica glyphs, but their
@@ -126,3 +127,33 @@ def build_pdf(pages: list[PdfPage]) -> bytes:
     out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
     return out.getvalue()
+
+
+def rasterised(pdf: bytes, dpi: float = 150) -> bytes:
+    """Each page of ``pdf`` rendered to pixels and put back as a page image: a scan of it."""
+    document = pdfium.PdfDocument(pdf)
+    try:
+        pages = []
+        for index in range(len(document)):
+            width, height = document[index].get_size()
+            image = document[index].render(scale=dpi / 72).to_pil().convert("RGB")
+            pages.append(PdfPage(width, height).image(image, 0, 0, width, height))
+        return build_pdf(pages)
+    finally:
+        document.close()
+
+
+def merge_pdfs(parts: list[bytes]) -> bytes:
+    """One PDF with the pages of ``parts`` in order (pdfium copies them)."""
+    merged = pdfium.PdfDocument.new()
+    sources = [pdfium.PdfDocument(part) for part in parts]
+    try:
+        for source in sources:
+            merged.import_pages(source)
+        buffer = io.BytesIO()
+        merged.save(buffer)
+        return buffer.getvalue()
+    finally:
+        for source in sources:
+            source.close()
+        merged.close()

@@ -6,14 +6,12 @@ invisible OCR layer, fonts with broken ToUnicode maps. OCR is the real lite engi
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
 
 from common.config import Settings
@@ -21,7 +19,7 @@ from common.documents import Limits, open_document
 from common.engines.lite import LiteEngine
 from common.pipeline import choose_text_layer, ocr_document, ocr_pages, render
 from tests.pages import text_page
-from tests.pdf_builder import PdfPage, build_pdf
+from tests.pdf_builder import PdfPage, build_pdf, merge_pdfs, rasterised
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = Settings.from_env({"OCR_ENGINE": "lite", "RENDER_LONG_EDGE": "1400"})
@@ -61,20 +59,6 @@ def born_digital_page(number: int, body=BODY) -> PdfPage:
     page.lines(72, 170, body, size=12)
     page.text(300, 760, str(number), size=9)
     return page
-
-
-def rasterised(pdf: bytes) -> bytes:
-    """Each page of ``pdf`` rendered to pixels and put back as a page image: a scan of it."""
-    document = pdfium.PdfDocument(pdf)
-    try:
-        pages = []
-        for index in range(len(document)):
-            width, height = document[index].get_size()
-            image = document[index].render(scale=150 / 72).to_pil().convert("RGB")
-            pages.append(PdfPage(width, height).image(image, 0, 0, width, height))
-        return build_pdf(pages)
-    finally:
-        document.close()
 
 
 def test_a_born_digital_page_is_read_from_its_text_layer_without_any_engine(engine):
@@ -177,15 +161,8 @@ def test_a_mixed_document_keeps_page_order_and_running_headers_across_both_kinds
         ["Page three returns to the lighthouse on the", "rocks beyond the harbour wall."],
     ]
     born = [build_pdf([born_digital_page(n, body)]) for n, body in enumerate(bodies, start=1)]
-    scanned = pdfium.PdfDocument(rasterised(born[1]))
-    merged = pdfium.PdfDocument.new()
-    for data in (born[0], None, born[2]):
-        source = scanned if data is None else pdfium.PdfDocument(data)
-        merged.import_pages(source)
-    buffer = io.BytesIO()
-    merged.save(buffer)
     factory = CountingFactory(engine)
-    pages = read(buffer.getvalue(), factory)
+    pages = read(merge_pdfs([born[0], rasterised(born[1]), born[2]]), factory)
     assert [p.number for p in pages] == [1, 2, 3]
     assert [p.source for p in pages] == ["text_layer", "ocr", "text_layer"]
     assert factory.calls == 1
@@ -254,11 +231,8 @@ def test_cli_text_layer_option_and_variable(tmp_path):
 
 def test_out_records_how_each_page_was_read(tmp_path, engine):
     path = tmp_path / "mixed.pdf"
-    writer = pdfium.PdfDocument.new()
     small = [PdfPage(width=300, height=150).text(30, 80, words, size=24) for words in ("Harbour", "Lights")]
-    for data in (build_pdf(small[:1]), rasterised(build_pdf(small[1:]))):
-        writer.import_pages(pdfium.PdfDocument(data))
-    writer.save(str(path))
+    path.write_bytes(merge_pdfs([build_pdf(small[:1]), rasterised(build_pdf(small[1:]))]))
     done = run_cli(str(path), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     manifest = json.loads((tmp_path / "out" / "result.json").read_text())
