@@ -144,22 +144,26 @@ def choose_text_layer(
     usable, reason = judge(layer, settings.pdf_ocr_layer)
     if not usable:
         return None, reason
-    return layer.page_text(trust_invisible=settings.pdf_ocr_layer == "trust"), None
+    return layer.page_text(settings.pdf_ocr_layer), None
 
 
 class _Engines:
-    """The engine for OCR'd pages; one from a factory is built and loaded on first use. Its name
-    is known before."""
+    """The engine for OCR'd pages, built (from a factory) and loaded on first use; its name is
+    known before."""
 
     def __init__(self, engine: EngineSource, settings: Settings):
         self._engine = engine if hasattr(engine, "ocr_pages") else None
         self._factory = None if self._engine is not None else engine
+        self._loaded = False
         self.name = self._engine.name if self._engine is not None else choose_engine_name(settings.ocr_engine)[0]
 
     def get(self) -> OcrEngine:
         if self._engine is None:
             self._engine = self._factory()
-            self._engine.load()  # once per process; a vlm knows its revision only once loaded
+        if not self._loaded:
+            self._loaded = True
+            if hasattr(self._engine, "load"):
+                self._engine.load()  # once per process; a vlm knows its revision only once loaded
         return self._engine
 
 

@@ -67,8 +67,15 @@ class PageLayer:
     image_share: float  # share of the page that images cover
     paths: int  # path objects, counted up to MANY_PATHS
 
-    def page_text(self, trust_invisible: bool = False) -> PageText:
-        lines = self.everything if trust_invisible else self.visible
+    @property
+    def has_ocr_layer(self) -> bool:
+        """Mostly invisible text over a page image: what a scanner or an OCR tool leaves."""
+        total = self.chars + self.invisible_chars
+        return bool(total) and self.invisible_chars >= OCR_LAYER_SHARE * total and self.image_share >= IMAGE_PAGE_SHARE
+
+    def page_text(self, ocr_layer: str = "redo") -> PageText:
+        """The page, from its visible text; with PDF_OCR_LAYER=trust, an OCR layer's text too."""
+        lines = self.everything if ocr_layer == "trust" and self.has_ocr_layer else self.visible
         return assemble_page(lines, self.width, self.height)
 
 
@@ -81,8 +88,7 @@ def judge(layer: PageLayer, ocr_layer: str = "redo") -> tuple[bool, str | None]:
     total = layer.chars + layer.invisible_chars
     images = f"images cover {layer.image_share:.0%} of the page"
     drawing = layer.image_share >= SOME_IMAGE_SHARE or layer.paths >= MANY_PATHS
-    ocr_layer_found = (total and layer.invisible_chars >= OCR_LAYER_SHARE * total
-                       and layer.image_share >= IMAGE_PAGE_SHARE)
+    ocr_layer_found = layer.has_ocr_layer
     if ocr_layer_found and ocr_layer == "redo":
         return False, (f"invisible_ocr_layer: {layer.invisible_chars / total:.0%} of its text is invisible "
                        f"over a page image ({images}); PDF_OCR_LAYER=redo")

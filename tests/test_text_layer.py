@@ -108,11 +108,13 @@ def test_an_invisible_ocr_layer_is_read_when_trusted(engine):
     assert page.text == "Invisible layer says otter meadow and nothing about the sea"
 
 
-def test_invisible_text_without_a_page_image_is_not_read():
+@pytest.mark.parametrize("ocr_layer", ["redo", "trust"])
+def test_invisible_text_without_a_page_image_is_not_read(ocr_layer):
     # Hidden text on a born-digital page (search keywords, a watermark trick) is not what a reader
-    # sees: the page is read from its visible text only.
+    # sees, nor an OCR layer: the page is read from its visible text only.
+    settings = Settings.from_env({"OCR_ENGINE": "lite", "PDF_OCR_LAYER": ocr_layer})
     page = born_digital_page(1).text(72, 400, "secret keywords nobody sees", invisible=True)
-    [result] = read(build_pdf([page]), CountingFactory(None))
+    [result] = read(build_pdf([page]), CountingFactory(None), settings)
     assert result.source == "text_layer" and "secret" not in result.text and "seven boats" in result.text
 
 
