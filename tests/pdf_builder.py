@@ -29,6 +29,7 @@ class PdfPage:
     images: list[bytes] = field(default_factory=list)  # JPEG bytes, /Im0, /Im1, ...
     sizes: list[tuple[int, int]] = field(default_factory=list)
     fonts: set[str] = field(default_factory=set)
+    rotate: int = 0  # /Rotate: the viewer turns the page this many degrees clockwise
 
     def text(self, x: float, top: float, text: str, size: float = 11, font: str = "helvetica",
              invisible: bool = False) -> "PdfPage":
@@ -40,6 +41,17 @@ class PdfPage:
             f"BT /{font} {size} Tf {mode} Tr {x:.2f} {self.height - top:.2f} Td (".encode()
             + escaped.encode("cp1252") + b") Tj ET"
         )
+        return self
+
+    def upright_text(self, x: float, top: float, text: str, size: float = 11) -> "PdfPage":
+        """On a page with ``rotate=90``: ``text`` drawn turned 90 degrees counter-clockwise, so
+        that it reads upright once the viewer turns the page; (x, top) are measured on the page
+        as displayed (its width is the mediabox height)."""
+        self.fonts.add("helvetica")
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        # displayed (x, y down) -> user space: x_user = y_displayed, y_user = x_displayed
+        self.ops.append(f"BT /helvetica {size} Tf 0 1 -1 0 {top:.2f} {x:.2f} Tm (".encode()
+                        + escaped.encode("cp1252") + b") Tj ET")
         return self
 
     def lines(self, x: float, top: float, lines: list[str], size: float = 11, leading: float = 1.35,
@@ -109,9 +121,9 @@ def build_pdf(pages: list[PdfPage]) -> bytes:
         fonts = b" ".join(b"/%s %d 0 R" % (name.encode(), font_ids[name]) for name in sorted(page.fonts))
         xobjects = b" ".join(b"/Im%d %d 0 R" % (i, ref) for i, ref in enumerate(images))
         kids.append(add(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Contents %d 0 R "
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Rotate %d /Contents %d 0 R "
             b"/Resources << /Font << %s >> /XObject << %s >> >> >>"
-            % (page.width, page.height, contents, fonts, xobjects)
+            % (page.width, page.height, page.rotate, contents, fonts, xobjects)
         ))
     objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (

@@ -241,3 +241,18 @@ def test_out_records_how_each_page_was_read(tmp_path, engine):
     assert [(p["source"], p["engine"]) for p in manifest["pages"]] == [("text_layer", None), ("ocr", "lite")]
     assert manifest["pages"][1]["source_reason"].startswith("no_text:")
     assert manifest["engine"] == "lite"
+
+
+def test_a_rotated_page_reads_as_displayed():
+    # /Rotate 90 with text drawn turned the other way: upright on screen, and read that way.
+    page = PdfPage(width=400, height=600, rotate=90)  # displayed 600 wide, 400 tall
+    page.upright_text(40, 60, "Landscape tide table", size=16)
+    for index, line in enumerate(BODY):
+        page.upright_text(40, 110 + index * 16, line, size=12)
+    page.upright_text(290, 380, "7", size=9)
+    with open_document(build_pdf([page]), Limits.from_settings(SETTINGS)) as document:
+        assert document.render(1).size[0] > document.render(1).size[1]  # landscape as displayed
+    [result] = read(build_pdf([page]), CountingFactory(None))
+    assert result.source == "text_layer"
+    assert result.text.startswith("Landscape tide table\n\nThe harbour master counted seven boats at dawn, each one returning")
+    assert result.footer == ["7"]
