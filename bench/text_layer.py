@@ -18,8 +18,9 @@ excluded, the lite engine built and warmed up beforehand):
 Word recall against a reference extraction by a different library (pypdf's ``extract_text``):
 the share of the reference's words (lower case, letters and digits) that each path returns,
 counting repeats, header and footer lines included. Then the olmOCR sample's text rules
-(``shared/tools/olmbench_text.py``) for auto and off, and every born-digital page rasterised at
-150 dpi (a scan of it) read again under auto: each must be OCR'd.
+(``shared/tools/olmbench_text.py``) for auto and off; the two real PDFs whole through the text
+path; and every born-digital page rasterised at 150 dpi (a scan of it) judged again under auto:
+each must be OCR'd (one is read in full).
 """
 
 from __future__ import annotations
@@ -153,6 +154,23 @@ def main() -> None:
         seconds = sum(results[name][1] for group, *_, results in rows if group == "olmocr")
         pages = sum(1 for group, *_ in rows if group == "olmocr")
         print(f"  {name:5} {passed}/{total} ({100 * passed / total:.1f}%), {seconds / pages:.2f} s/page")
+
+    print("\nthe real PDFs whole, text path only (no OCR):")
+    for path in REAL_PDFS:
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        with open_document(data, Limits.from_settings(auto)) as document:
+            count = document.page_count
+        seconds, hit, total, sources = 0.0, 0, 0, Counter()
+        for number in range(1, count + 1):
+            page, took = read_page(data, number, engine, auto)
+            seconds += took
+            sources[page.source] += 1
+            got, words_total = recall(words(reference_text(data, number)), words(whole(page)))
+            hit, total = hit + got, total + words_total
+        print(f"  {path.name}: {count} pages, {dict(sources)}, {seconds / count:.3f} s/page, "
+              f"word recall {hit / total:.3f} of {total} words")
 
     born = [(label, data, number) for group, label, data, number, results in rows
             if results["auto"][0].source == "text_layer"]

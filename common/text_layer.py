@@ -41,8 +41,8 @@ OCR_LAYER_SHARE = 0.5
 # "(cid:NN)" runs) over this share of the page's characters make its text layer unusable.
 BAD_CHAR_SHARE = 0.05
 # Fonts without a usable ToUnicode map often yield valid but meaningless symbols: a page whose
-# non-space characters are less than this share letters or digits is garbage, not text.
-MIN_ALNUM_SHARE = 0.5
+# non-space characters are less than this share letters, digits or punctuation is garbage.
+MIN_WORDLIKE_SHARE = 0.5
 # Characters further apart than this many line heights are separate pieces (table cells, columns).
 PIECE_GAP = 1.0
 
@@ -63,7 +63,7 @@ class PageLayer:
     chars: int  # visible non-space characters
     invisible_chars: int
     bad_chars: int  # not text (see BAD_CHAR_SHARE), visible or not
-    alnum_chars: int  # visible letters and digits
+    wordlike_chars: int  # visible letters, digits, punctuation and ASCII
     image_share: float  # share of the page that images cover
     paths: int  # path objects, counted up to MANY_PATHS
 
@@ -93,7 +93,7 @@ def judge(layer: PageLayer, ocr_layer: str = "redo") -> tuple[bool, str | None]:
         return False, (f"invisible_ocr_layer: {layer.invisible_chars / total:.0%} of its text is invisible "
                        f"over a page image ({images}); PDF_OCR_LAYER=redo")
     counted = total if ocr_layer_found else layer.chars
-    alnum = layer.alnum_chars
+    wordlike = layer.wordlike_chars
     if not counted:
         if drawing:
             what = images if layer.image_share >= SOME_IMAGE_SHARE else f"it draws {layer.paths}+ shapes"
@@ -102,9 +102,9 @@ def judge(layer: PageLayer, ocr_layer: str = "redo") -> tuple[bool, str | None]:
     if layer.bad_chars > BAD_CHAR_SHARE * counted and layer.bad_chars >= 3:
         return False, (f"bad_unicode: {layer.bad_chars} of {counted} characters are unmapped glyphs, "
                        "private-use, replacement or control characters")
-    if counted >= MIN_CHARS and not ocr_layer_found and alnum < MIN_ALNUM_SHARE * counted:
-        return False, (f"bad_unicode: only {alnum} of {counted} characters are letters or digits "
-                       "(a font without a usable ToUnicode map)")
+    if counted >= MIN_CHARS and not ocr_layer_found and wordlike < MIN_WORDLIKE_SHARE * counted:
+        return False, (f"bad_unicode: only {wordlike} of {counted} characters are letters, digits or "
+                       "punctuation (a font without a usable ToUnicode map)")
     if ocr_layer_found:
         return True, None  # PDF_OCR_LAYER=trust
     if layer.image_share >= IMAGE_PAGE_SHARE:
@@ -158,6 +158,10 @@ def _is_bad(char: str) -> bool:
     return char == "\ufffd" or category == "Co" or (category == "Cc" and char not in "\t\r\n")
 
 
+def _is_wordlike(char: str) -> bool:
+    return char.isascii() or char.isalnum() or unicodedata.category(char).startswith("P")
+
+
 class _Run:
     """Characters that read as one line piece: one direction, no wide gap."""
 
@@ -200,7 +204,7 @@ def _lines(textpage, frame: _Frame, drawn: "_Drawn") -> tuple[list[Line], list[L
     call into pdfium per character costs time on a page of thousands.
     """
     count = pdfium_c.FPDFText_CountChars(textpage)
-    counts = {"chars": 0, "invisible_chars": 0, "bad_chars": 0, "alnum_chars": 0}
+    counts = {"chars": 0, "invisible_chars": 0, "bad_chars": 0, "wordlike_chars": 0}
     visible_runs: list[_Run] = []
     all_runs: list[_Run] = []
     open_visible = open_all = None
@@ -234,7 +238,7 @@ def _lines(textpage, frame: _Frame, drawn: "_Drawn") -> tuple[list[Line], list[L
             counts["invisible_chars"] += 1
         else:
             counts["chars"] += 1
-            counts["alnum_chars"] += char.isalnum()
+            counts["wordlike_chars"] += _is_wordlike(char)
         if not get_box(textpage, index, rect):
             continue
         box = frame.box(rect.left, rect.bottom, rect.right, rect.top)
@@ -260,7 +264,7 @@ def _lines(textpage, frame: _Frame, drawn: "_Drawn") -> tuple[list[Line], list[L
     # "(cid:12)" runs: what some producers write for glyphs they could not map.
     cids = _CID.findall("".join(text_chars))
     counts["bad_chars"] += sum(len(cid) for cid in cids)
-    counts["alnum_chars"] -= sum(sum(c.isalnum() for c in cid) for cid in cids)
+    counts["wordlike_chars"] -= sum(len(cid) for cid in cids)
     return [run.line() for run in visible_runs], [run.line() for run in all_runs], counts
 
 

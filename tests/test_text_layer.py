@@ -256,3 +256,13 @@ def test_a_rotated_page_reads_as_displayed():
     assert result.source == "text_layer"
     assert result.text.startswith("Landscape tide table\n\nThe harbour master counted seven boats at dawn, each one returning")
     assert result.footer == ["7"]
+
+
+def test_an_index_page_of_dot_leaders_is_text_not_garbage():
+    # Regression: the libtasn1 manual's index (dots outnumber letters) was judged bad_unicode.
+    entries = [f"{name} {'. ' * 30}{page}" for name, page in
+               (("asn1_array2tree", 9), ("asn1_bit_der", 17), ("asn1_copy_node", 11), ("asn1_der_coding", 12))]
+    page = PdfPage().text(72, 80, "Function and Data Index", size=16).lines(72, 120, entries, size=10)
+    [result] = read(build_pdf([page]), CountingFactory(None))
+    assert result.source == "text_layer", result.source_reason
+    assert "asn1_copy_node" in result.text
