@@ -79,6 +79,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_PAGES", "500", "Most pages a document may have.", _positive_int),
     Variable("MAX_IMAGE_PIXELS", "100000000", "Most pixels an input image (one frame) may decode to; guards against decompression bombs.", _positive_int),
     Variable("RENDER_LONG_EDGE", "2000", "Long edge, in pixels, that pages are rendered or scaled to before OCR.", _positive_int),
+    Variable("PDF_TEXT_LAYER", "auto", "auto: read each PDF page from its own text layer where it is usable, OCR the others (with the lite engine; vlm OCRs every page); off: OCR every page.", _choice("auto", "off")),
+    Variable("PDF_OCR_LAYER", "redo", "A PDF page whose text is an invisible OCR layer over a page image: redo (OCR the page again) or trust (read that layer).", _choice("redo", "trust")),
     Variable("LITE_THREADS", "0", "CPU threads for the lite engine; 0 means one per core.", _non_negative_int),
     Variable("MAX_NEW_TOKENS", "4096", "vlm: most tokens generated per page.", _positive_int),
     Variable("VLM_BATCH_SIZE", "4", "vlm: pages per generate call.", _positive_int),
@@ -124,6 +126,8 @@ class Settings:
     max_pages: int
     max_image_pixels: int
     render_long_edge: int
+    pdf_text_layer: str
+    pdf_ocr_layer: str
     lite_threads: int
     max_new_tokens: int
     vlm_batch_size: int

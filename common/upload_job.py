@@ -38,7 +38,9 @@ from common.documents import EXTENSIONS, Document, Limits, is_supported_content_
 from common.engines import OcrEngine, get_engine
 from common.errors import CorruptDocument, ObjectNotFound, OcrError, TooLarge
 from common.logs import log_context
-from common.pipeline import DocumentResult, check_some_page_read, ocr_pages, to_markdown
+from common.pipeline import (
+    DocumentResult, check_some_page_read, claim_batch_size, document_engine, ocr_pages, to_markdown,
+)
 from common.results import failed_manifest, manifest, page_name, read_page, write_manifest, write_page
 from common.storage import GcsStore, ObjectStore
 
@@ -235,7 +237,7 @@ class _Job:
                     self.claims.release(number)
                     continue
                 batch.append(number)
-                if len(batch) >= self._engine().batch_size:
+                if len(batch) >= claim_batch_size(self.settings, self.engine):
                     self._ocr_batch(document, batch)
                     batch, progressed = [], True
             if batch:
@@ -263,10 +265,12 @@ class _Job:
         return self.engine
 
     def _ocr_batch(self, document: Document, numbers: list[int]) -> None:
-        engine = self._engine()
-        engine.load()  # once per process; before reading engine.revision, which a vlm knows once loaded
-        extra = {"worker": self.worker, "engine": engine.name, "model": engine.model, "revision": engine.revision}
-        for page in ocr_pages(document, numbers, engine):
+        # The pipeline reads each page from its text layer or OCRs it; the engine is built (and
+        # loaded) only when a page needs OCR.
+        for page in ocr_pages(document, numbers, self.engine or self._engine, settings=self.settings):
+            extra = {"worker": self.worker}
+            if page.source == "ocr" and self.engine is not None:
+                extra.update(engine=self.engine.name, model=self.engine.model, revision=self.engine.revision)
             wrote = write_page(self.store, self.prefix, page, extra_metadata=extra, if_absent=True)
             self.ocrd.append(page.number)
             fields = {"page": page.number, "pages_total": document.page_count, "seconds": page.seconds,
@@ -288,14 +292,15 @@ class _Job:
         except CorruptDocument as exc:  # as POST /ocr would say
             return self._fail(exc)
         # The pages say which engine made them: a finisher that OCR'd nothing has no engine loaded.
-        meta = self.store.read(page_name(self.prefix, 1)).metadata
-        engine = self.engine
+        first_ocrd = next((p.number for p in pages if p.source == "ocr"), None)
+        meta = self.store.read(page_name(self.prefix, first_ocrd)).metadata if first_ocrd else {}
+        name, model, revision = document_engine(pages, self.engine)
         result = DocumentResult(
             page_count=count,
             pages=pages,
-            engine=meta.get("engine") or getattr(engine, "name", ""),
-            model=meta.get("model") or getattr(engine, "model", ""),
-            revision=meta.get("revision") or getattr(engine, "revision", ""),
+            engine=meta.get("engine") or name,
+            model=meta.get("model") or model,
+            revision=meta.get("revision") or revision,
             timings={
                 **self.timings,
                 "ocr_seconds": round(sum(p.seconds for p in pages), 3),
