@@ -1,0 +1,46 @@
+"""POST /ocr stays for small documents: a page budget (413 pointing to POST /jobs) and a deadline
+derived from REQUEST_TIMEOUT_SECONDS (stops between pages, frees its slot, answers JSON 504)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.http_client import http_client
+from tests.jobs_helpers import make_long_pdf
+from tests.upload_helpers import TEST_ENV, counting, upload_env  # noqa: F401  (fixtures)
+
+
+def test_over_the_page_budget_is_413_before_any_ocr(counting):
+    client = http_client(**TEST_ENV, SYNC_MAX_PAGES="2")
+    response = client.post("/ocr", data=make_long_pdf(3), content_type="application/pdf")
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "too_many_pages_for_sync"
+    assert "POST /jobs" in response.json["error"]["message"]
+    assert counting.total == 0
+    # The budget counts the pages asked for, not the document's.
+    assert client.post("/ocr?pages=1-2", data=make_long_pdf(3), content_type="application/pdf").status_code == 200
+
+
+def test_past_the_deadline_stops_between_pages_and_frees_the_slot(counting):
+    counting.delay = 1.0  # a page takes over a second: 10 pages cannot fit in 2 s
+    client = http_client(**TEST_ENV, REQUEST_TIMEOUT_SECONDS="3", MAX_CONCURRENT_DOCUMENTS="1",
+                         QUEUE_WAIT_SECONDS="30")
+    statuses = {}
+
+    def long_request():
+        started = time.monotonic()
+        response = client.post("/ocr", data=make_long_pdf(10), content_type="application/pdf")
+        statuses["long"] = (response.status_code, response.json, time.monotonic() - started)
+
+    thread = threading.Thread(target=long_request)
+    thread.start()
+    time.sleep(0.3)  # the long one holds the only slot; this one waits for it
+    response = client.post("/ocr", data=make_long_pdf(1), content_type="application/pdf")
+    thread.join()
+
+    status, body, seconds = statuses["long"]
+    assert status == 504 and body["error"]["code"] == "deadline_exceeded", body
+    assert "POST /jobs" in body["error"]["message"] and seconds < 3  # inside REQUEST_TIMEOUT_SECONDS
+    assert counting.total < 10
+    assert response.status_code == 200 and response.json["page_count"] == 1  # the slot came back
