@@ -195,7 +195,7 @@ class ChunkRunner:
             if number in done or claims.held_by_others(number):
                 continue
             page = PageResult(number, "", error=reason)
-            if job_layout_write(self.store, self.prefix, page, {"worker": self.worker,
+            if job_layout_write(self.store, self.prefix, page, {"worker": self.worker, "gave_up": "1",
                                                                 "written_at": str(round(time.time(), 3))}):
                 failed.append(number)
         log.warning("chunk gave up on pages %s: %s", ranges(failed) or "(none left)", reason,

@@ -53,6 +53,7 @@ def test_long_document_via_the_bucket(gcs_bucket, gcs_emulator, services, tasks_
              timeout=10, what="status.json done")
     created = re.findall(r"Created task (\S+)", queue.log())
     assert len(created) == PAGES // PER_CHUNK  # one task per chunk, none for the redelivery
+    assert "Error submitting task" not in queue.log()  # every chunk answered 200 the first time
     assert Counter(worker.pages_done()) == {n: 1 for n in range(1, PAGES + 1)}  # each page OCR'd once
     result = read_json(gcs_bucket, f"{prefix}/result.json")
     assert result["status"] == "done" and result["page_count"] == PAGES and result["failed_pages"] == []
@@ -99,5 +100,6 @@ def test_long_document_via_post_jobs_with_a_callback(gcs_bucket, gcs_emulator, s
         assert len(receiver.bodies) == 1 and receiver.bodies[0]["job_id"] == job["job_id"]
         assert receiver.bodies[0]["status"] == "done" and receiver.bodies[0]["pages_done"] == PAGES
     assert Counter(worker.pages_done()) == {n: 1 for n in range(1, PAGES + 1)}
+    assert "Error submitting task" not in queue.log()
     assert not front.pages_done()
     assert requests.get(f"{front.url}/jobs/{'f' * 32}", timeout=10).status_code == 404
