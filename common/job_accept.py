@@ -1,6 +1,6 @@
 """Accepting a job, for both front doors (an upload event, POST /jobs): cheap and bounded.
 
-    ended already? -> size -> download (pinned generation) -> open, count pages -> pages to do
+    ended or enqueued already? -> size -> download (pinned generation) -> open, count pages -> pages to do
     -> job.json (if absent) with the chunk plan -> the dispatcher starts the chunks
 
 With a queue, that is all a delivery does: seconds, whatever the page count. In-process, the
@@ -70,6 +70,9 @@ def accept(store: ObjectStore, prefix: str, source: Source, settings: Settings, 
     if store.exists(f"{prefix}/{job_layout.RESULT}"):
         log.info("nothing to do: results exist at %s/%s", store.location, prefix)
         return Outcome("finished_already", prefix=prefix)
+    if dispatcher.queued and store.exists(f"{prefix}/{job_layout.ENQUEUED}"):
+        log.info("nothing to do: the job's chunk tasks were enqueued already")
+        return Outcome("queued", prefix=prefix)
     timings: dict[str, float] = {}
     page_count = None
     try:
