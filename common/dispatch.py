@@ -71,8 +71,9 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 class InProcess:
     queued = False
 
-    def __init__(self, settings: Settings, *, background: bool = False, engine: OcrEngine | None = None):
-        self.settings, self.background, self.engine = settings, background, engine
+    def __init__(self, settings: Settings, *, background: bool = False, engine: OcrEngine | None = None,
+                 clock=time.time):
+        self.settings, self.background, self.engine, self.clock = settings, background, engine, clock
         self._store: ObjectStore | None = None
 
     def start(self, store: ObjectStore, record: JobRecord, *, document: Document | None = None,
@@ -86,7 +87,7 @@ class InProcess:
 
     def _run(self, store, record, *, document=None, data=None, source=None, timings=None) -> list[int]:
         runner = ChunkRunner(store, record, self.settings, engine=self.engine, document=document, data=data,
-                             source=source, on_completed=self.completed)
+                             source=source, on_completed=self.completed, clock=self.clock)
         runner.timings.update(timings or {})
         try:
             for index in range(len(record.chunks)):
@@ -112,8 +113,10 @@ class InProcess:
         log.error("callback to %s given up after %d attempts", record.callback_url, CALLBACK_ATTEMPTS)
 
 
-def dispatcher_for(settings: Settings, *, background: bool = False, engine: OcrEngine | None = None):
-    """The one decision: Cloud Tasks if TASKS_QUEUE is set, else in this process."""
+def dispatcher_for(settings: Settings, *, background: bool = False, engine: OcrEngine | None = None,
+                   clock=time.time):
+    """The one decision: Cloud Tasks if TASKS_QUEUE is set, else in this process. (``engine`` and
+    ``clock``, for the claims' ages, are injectable for tests.)"""
     if settings.tasks_queue:
         return CloudTasks(settings)
-    return InProcess(settings, background=background, engine=engine)
+    return InProcess(settings, background=background, engine=engine, clock=clock)

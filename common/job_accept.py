@@ -69,6 +69,8 @@ def accept(store: ObjectStore, prefix: str, source: Source, settings: Settings, 
     started = time.perf_counter()
     if store.exists(f"{prefix}/{job_layout.RESULT}"):
         log.info("nothing to do: results exist at %s/%s", store.location, prefix)
+        if store.exists(f"{prefix}/{job_layout.JOB}"):  # a job that ended: make its status.json say so
+            publish_status(store, prefix, unless_final=True)
         return Outcome("finished_already", prefix=prefix)
     if dispatcher.queued and store.exists(f"{prefix}/{job_layout.ENQUEUED}"):
         log.info("nothing to do: the job's chunk tasks were enqueued already")

@@ -77,6 +77,7 @@ class ChunkRunner:
         numbers = self.record.chunks[index]
         if self.store.exists(f"{self.prefix}/{job_layout.RESULT}"):
             log.info("nothing to do: the job has ended (result.json exists)")
+            publish_status(self.store, self.prefix, unless_final=True)
             return "completed_already"
         claims = PageClaims(self.store, self.prefix, self.worker, self.settings.claim_ttl_seconds, self.clock,
                             max_hold_seconds=self.settings.tasks_dispatch_deadline_seconds)
@@ -98,8 +99,7 @@ class ChunkRunner:
         timings = {**self.timings, "total_seconds": round(time.perf_counter() - self.started, 3)}
         completion = complete_if_ready(self.store, self.record, pages_ocrd=self.ocrd, timings=timings,
                                        engine=self.engine, on_completed=self.on_completed)
-        if completion != "completed_already":
-            publish_status(self.store, self.prefix)
+        publish_status(self.store, self.prefix, unless_final=completion == "completed_already")
         return completion
 
     def close(self) -> None:

@@ -8,7 +8,6 @@ is there: pages present / pages total, result.json once it ended.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -17,8 +16,6 @@ from common.errors import ObjectNotFound
 from common.storage import ObjectStore
 
 SCHEMA_VERSION = 1
-
-log = logging.getLogger("gnosis.jobs")
 
 
 def now_iso(stamp: float | None = None) -> str:
@@ -93,16 +90,22 @@ def read_result(store: ObjectStore, prefix: str) -> dict | None:
         return None
 
 
-def publish_status(store: ObjectStore, prefix: str) -> None:
-    """Write ``status.json`` beside the outputs, for people and tools that read the bucket. Best
-    effort: written at acceptance, after each chunk and at the end; GET /jobs/<id> computes the
-    status afresh instead of reading it."""
-    try:
-        body = status(store, prefix)
-        if body is not None:
-            store.write(f"{prefix}/{job_layout.STATUS}", json.dumps(body).encode(), "application/json")
-    except Exception as exc:  # noqa: BLE001 - progress display only; the job goes on
-        log.warning("could not update %s/%s: %s", prefix, job_layout.STATUS, exc)
+def publish_status(store: ObjectStore, prefix: str, *, unless_final: bool = False) -> None:
+    """Write ``status.json`` beside the outputs, for people and tools that read the bucket: at
+    acceptance, after each chunk, at the end. A failed write raises like any storage fault (the
+    delivery or task is retried; everything is idempotent), and a retry that finds the job ended
+    (``unless_final``) writes the final status if the one there is not. GET /jobs/<id> computes
+    the status afresh instead of reading this object."""
+    name = f"{prefix}/{job_layout.STATUS}"
+    if unless_final:
+        try:
+            if json.loads(store.read(name).data).get("status") in ("done", "failed"):
+                return
+        except (ObjectNotFound, ValueError):
+            pass
+    body = status(store, prefix)
+    if body is not None:
+        store.write(name, json.dumps(body).encode(), "application/json")
 
 
 def status(store: ObjectStore, prefix: str) -> dict | None:

@@ -105,4 +105,4 @@ def process_object(
         store = store or GcsStore(settings.results_bucket or bucket)
         document = Source(source or GcsStore(bucket), bucket, name, int(generation), size=size)
         prefix = results_prefix(settings, name, generation)
-        return accept(store, prefix, document, settings, dispatcher_for(settings, engine=engine))
+        return accept(store, prefix, document, settings, dispatcher_for(settings, engine=engine, clock=clock))
