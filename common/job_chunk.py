@@ -128,7 +128,7 @@ class ChunkRunner:
                 if self.store.exists(job_layout.page_name(self.prefix, number)):
                     claims.release(number)
                     continue
-                if claims.takeovers(number) >= self.settings.tasks_max_attempts - 1:
+                if claims.takeovers(number) >= max(1, self.settings.tasks_max_attempts - 1):
                     self._give_up(number, claims, f"worker_died: {claims.takeovers(number)} workers died while "
                                   f"OCR'ing this page (TASKS_MAX_ATTEMPTS={self.settings.tasks_max_attempts})")
                     continue

@@ -18,7 +18,7 @@ def _dead_claim(bucket, prefix, number, takeovers):
     bucket.blob(f"{prefix}/claims/{number:04d}").upload_from_string(json.dumps(body), if_generation_match=0)
 
 
-@pytest.mark.parametrize("max_attempts, given_up", [("2", True), ("3", False)])
+@pytest.mark.parametrize("max_attempts, given_up", [("1", True), ("2", True), ("3", False)])
 def test_page_given_up_after_its_workers_died(gcs_bucket, counting, monkeypatch, max_attempts, given_up):
     monkeypatch.setenv("TASKS_MAX_ATTEMPTS", max_attempts)
     monkeypatch.setenv("CLAIM_TTL_SECONDS", "60")
