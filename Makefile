@@ -23,8 +23,15 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-vlm.txt
 	.venv-tools/bin/pip install -q -r infra/requirements-checkov.txt
 	touch $@
 
+# gcloud-tasks-emulator (the local Cloud Tasks queue) needs protobuf<5, which clashes with the
+# runtime's protobuf: a venv of its own too. Tests and the local loop start it from there.
+.venv-tasks/.emulator: tests/requirements-tasks-emulator.txt
+	$(PYTHON) -m venv .venv-tasks
+	.venv-tasks/bin/pip install -q -r tests/requirements-tasks-emulator.txt
+	touch $@
+
 install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev .venv-tools/.checkov
+install-dev: $(VENV)/.dev .venv-tools/.checkov .venv-tasks/.emulator
 
 demo: install  ## OCR the bundled sample with the embedded CPU engine: no GPU, no cloud, no download
 	OCR_ENGINE=lite $(PY) main.py ocr samples/sample.pdf

@@ -237,10 +237,12 @@ def ocr_document(
     pages: str | None = None,
     on_page: Callable[[PageResult, int], None] | None = None,
     model_wait_seconds: float | None = None,
+    check_pages: Callable[[list[int]], None] | None = None,
 ) -> DocumentResult:
     """OCR the pages ``pages`` (a range like '1-3,5'; default all) of a document's bytes.
 
-    ``on_page(result, total)`` is called as each page finishes (progress bars, streaming).
+    ``on_page(result, total)`` is called as each page finishes (progress bars, streaming; it may
+    raise to stop between pages). ``check_pages(numbers)`` may refuse the pages before any OCR.
     ``model_wait_seconds`` bounds the wait for a model that is still loading (see ``load_engine``).
     Raises an ``OcrError`` subclass for documents that cannot be read (permanent) and for engine
     faults (``EngineFailed``, ``ModelUnavailable``: transient).
@@ -248,6 +250,8 @@ def ocr_document(
     started = time.perf_counter()
     with open_document(data, Limits.from_settings(settings)) as document:
         numbers = parse_page_range(pages, document.page_count)
+        if check_pages:
+            check_pages(numbers)
         opened = time.perf_counter()
         used: list[OcrEngine] = []
 
