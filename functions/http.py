@@ -34,6 +34,7 @@ from common.errors import (
 from common.logs import log_context, setup_logging
 from common.pipeline import FORMATS, ocr_document, render
 from common.storage import GcsStore, parse_gs_uri
+from functions import webui
 
 log = logging.getLogger("gnosis.http")
 
@@ -122,6 +123,7 @@ ROUTES = {
     "/ocr": (ocr, ("POST",)),
     "/healthz": (healthz, ("GET",)),
     "/warmup": (warmup, ("GET", "POST")),
+    **webui.ROUTES,  # GET / (the web page) and its files under /ui/
 }
 
 
