@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-slow serve install install-dev clean
+.PHONY: demo test test-slow serve install install-dev browser clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	.venv-tools/bin/pip install -q -r infra/requirements-checkov.txt
 	touch $@
 
+# Debian's chromium for the web page's browser tests (tests/test_webui_*.py). Playwright's Python
+# client drives this system browser; nothing downloads one (never `playwright install`).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+	@chromium --version 2>/dev/null
+
 install: $(VENV)/.runtime
-install-dev: $(VENV)/.dev .venv-tools/.checkov
+install-dev: $(VENV)/.dev .venv-tools/.checkov browser
 
 demo: install  ## OCR the bundled sample with the embedded CPU engine: no GPU, no cloud, no download
 	OCR_ENGINE=lite $(PY) main.py ocr samples/sample.pdf
