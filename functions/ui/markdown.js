@@ -157,9 +157,12 @@ function renderBlocks(lines) {
       out.append(pipeTable(take((next) => next.includes("|") && next.trim())));
     } else if (ITEM.test(line)) {
       const indent = line.match(ITEM)[1].length;
+      const ordered = (text) => /\d/.test(text.match(ITEM)[2]);
       const items = [];
       while (index < lines.length) {
         const next = lines[index];
+        const sibling = next.match(ITEM);
+        if (items.length && sibling && sibling[1].length <= indent && ordered(next) !== ordered(line)) break;
         const blankThenMore = !next.trim() && index + 1 < lines.length
           && (ITEM.test(lines[index + 1]) || /^[ \t]{2,}\S/.test(lines[index + 1]));
         if (!next.trim() && !blankThenMore) break;
