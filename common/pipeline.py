@@ -114,15 +114,19 @@ def ocr_document(
     engine: OcrEngine | None = None,
     pages: str | None = None,
     on_page: Callable[[PageResult, int], None] | None = None,
+    check_pages: Callable[[list[int]], None] | None = None,
 ) -> DocumentResult:
     """OCR the pages ``pages`` (a range like '1-3,5'; default all) of a document's bytes.
 
-    ``on_page(result, total)`` is called as each page finishes (progress bars, streaming).
+    ``on_page(result, total)`` is called as each page finishes (progress bars, streaming; it may
+    raise to stop between pages). ``check_pages(numbers)`` may refuse the pages before any OCR.
     Raises an ``OcrError`` subclass for documents that cannot be read.
     """
     started = time.perf_counter()
     with open_document(data, Limits.from_settings(settings)) as document:
         numbers = parse_page_range(pages, document.page_count)
+        if check_pages:
+            check_pages(numbers)
         # Only now the engine: a bad document is refused before any model is loaded.
         engine = engine or get_engine(settings)
         opened = time.perf_counter()
