@@ -12,16 +12,12 @@ import flask
 
 from common.config import Settings
 from common.documents import Limits
-from common.errors import JobNotFound, OcrError
-from common.job_record import read_record, read_result
+from common.errors import JobNotFound
+from common.job_record import read_record
 from common.page_images import Source, page_png
 from common.storage import GcsStore
 from functions.http_input import check_token
 from functions.jobs_http import _locate, _storage_faults  # the job routes' own lookup and fault mapping
-
-
-class NoDocument(OcrError):
-    status, code, permanent = 409, "job_has_no_document", True
 
 
 def page_image(request: flask.Request, settings: Settings, job_id: str, number: str):
@@ -29,10 +25,8 @@ def page_image(request: flask.Request, settings: Settings, job_id: str, number: 
     store, prefix = _locate(settings, job_id)
     with _storage_faults():
         record = read_record(store, prefix)
-        if record is None:
-            if read_result(store, prefix) is None:
-                raise JobNotFound(f"no job {job_id}")
-            raise NoDocument(f"job {job_id} failed before its document was opened: it has no pages to show")
+        if record is None:  # an HTTP job has its record from the moment its id is given out
+            raise JobNotFound(f"no job {job_id}")
         same_bucket = record.source_bucket == record.results_bucket
         source = Source(store if same_bucket else GcsStore(record.source_bucket), record.source_name,
                         record.source_generation)

@@ -8,16 +8,15 @@ the downloads; rejected uploads and the token, in a phone-sized window.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 import requests
+from PIL import ImageDraw
 
 from tests.browser import NARROW, WIDE, Tab, browser  # noqa: F401  (fixtures)
 from tests.http_client import FunctionProcess
-from PIL import ImageDraw
-
+from tests.jobs_helpers import wait_for
 from tests.pages import font, image_bytes, pdf_bytes, text_page
 
 WORDS = {1: ("Walrus", "harbour"), 2: ("Copper", "kettle"), 3: ("Lantern", "orchard")}
@@ -75,16 +74,6 @@ def open_tab(browser, url, viewport) -> Tab:
     return Tab(browser, viewport).open(url + "/")
 
 
-def wait_until(check, timeout: float = 120, what: str = "the page"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_a_dropped_pdf_is_read_page_by_page_beside_its_images(browser, service, bucket, tmp_path):
     tab = open_tab(browser, service.url, WIDE)
     page = tab.page
@@ -114,7 +103,7 @@ def test_a_dropped_pdf_is_read_page_by_page_beside_its_images(browser, service, 
         assert all(str(result[key]) in meta for key in ("engine", "model", "revision"))
 
         # Page 1's image, rendered by the function and cached beside the job's results.
-        width = wait_until(lambda: page.eval_on_selector("#page-1 img", "i => i.complete && i.naturalWidth"),
+        width = wait_for(lambda: page.eval_on_selector("#page-1 img", "i => i.complete && i.naturalWidth"),
                            what="page 1's image")
         assert width == 750  # 900 x 1200 points, long edge 1000 px
         assert any(blob.name.endswith("/images/0001.png") for blob in bucket.list_blobs())
@@ -182,7 +171,7 @@ def test_on_a_phone_the_token_is_asked_once_and_refusals_show_the_apis_message(b
         page.set_input_files("#file-input", str(photo))
         page.wait_for_selector("#result:not([hidden])", timeout=120_000)
         assert "Quartz pelican" in page.inner_text("#page-1 .rendered") and page.locator("#job-error").is_hidden()
-        wait_until(lambda: page.eval_on_selector("#page-1 img", "i => i.complete && i.naturalWidth"), what="the image")
+        wait_for(lambda: page.eval_on_selector("#page-1 img", "i => i.complete && i.naturalWidth"), what="the image")
         image, text = (page.locator(f"#page-1 {part}").bounding_box() for part in (".page-image", ".page-text"))
         assert image["y"] + image["height"] <= text["y"]
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
