@@ -143,3 +143,9 @@ class NotConfigured(OcrError):
     """A route needs a variable this deployment did not set."""
 
     status, code, permanent = 503, "not_configured", False
+
+
+class ChunksFailed(OcrError):
+    """Every page of a job was given up by its chunk (out of retries, or its source gone)."""
+
+    status, code, permanent = 500, "chunks_failed", True

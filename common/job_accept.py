@@ -22,7 +22,7 @@ from common.config import Settings
 from common.documents import Limits, open_document, parse_page_range
 from common.errors import ObjectNotFound, OcrError, TooLarge
 from common.job_complete import record_failure
-from common.job_record import JobRecord, plan_chunks, write_record
+from common.job_record import JobRecord, plan_chunks, publish_status, write_record
 from common.storage import ObjectStore
 
 log = logging.getLogger("gnosis.jobs")
@@ -96,6 +96,7 @@ def accept(store: ObjectStore, prefix: str, source: Source, settings: Settings, 
                      "queue" if dispatcher.queued else "in-process",
                      extra={"fields": {"pages_total": len(record.pages), "chunks": len(record.chunks),
                                        "accept_seconds": round(time.perf_counter() - started, 3)}})
+            publish_status(store, prefix)
             ocrd = dispatcher.start(store, record, document=document, data=data, source=source.store, timings=timings)
     except OcrError as exc:
         if not exc.permanent or not record_failures:

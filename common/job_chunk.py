@@ -29,7 +29,7 @@ from common.documents import Document, Limits, open_document
 from common.engines import OcrEngine, get_engine
 from common.errors import OcrError
 from common.job_complete import complete_if_ready
-from common.job_record import JobRecord
+from common.job_record import JobRecord, publish_status
 from common.pipeline import PageResult, ocr_pages
 from common.results import write_page
 from common.storage import GcsStore, ObjectStore
@@ -95,8 +95,11 @@ class ChunkRunner:
         finally:
             claims.release_all()
         timings = {**self.timings, "total_seconds": round(time.perf_counter() - self.started, 3)}
-        return complete_if_ready(self.store, self.record, pages_ocrd=self.ocrd, timings=timings,
-                                 engine=self.engine, on_completed=self.on_completed)
+        completion = complete_if_ready(self.store, self.record, pages_ocrd=self.ocrd, timings=timings,
+                                       engine=self.engine, on_completed=self.on_completed)
+        if completion != "completed_already":
+            publish_status(self.store, self.prefix)
+        return completion
 
     def close(self) -> None:
         if self._opened is not None:
@@ -192,7 +195,7 @@ class ChunkRunner:
             if number in done or claims.held_by_others(number):
                 continue
             page = PageResult(number, "", error=reason)
-            if job_layout_write(self.store, self.prefix, page, {"worker": self.worker,
+            if job_layout_write(self.store, self.prefix, page, {"worker": self.worker, "gave_up": "1",
                                                                 "written_at": str(round(time.time(), 3))}):
                 failed.append(number)
         log.warning("chunk gave up on pages %s: %s", ranges(failed) or "(none left)", reason,

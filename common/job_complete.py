@@ -12,7 +12,7 @@ import logging
 from typing import Callable
 
 from common import job_layout
-from common.errors import CorruptDocument, OcrError
+from common.errors import ChunksFailed, CorruptDocument, OcrError
 from common.job_record import JobRecord
 from common.pipeline import DocumentResult, check_some_page_read, to_markdown
 from common.results import failed_manifest, manifest, read_page, write_manifest
@@ -34,8 +34,10 @@ def complete_if_ready(
         return "waiting"
     pages = [read_page(store, record.prefix, n) for n in record.pages]
     try:
+        if all(present[n].get("gave_up") for n in record.pages):
+            raise ChunksFailed(f"no page could be OCR'd: {pages[0].error}")
         check_some_page_read(pages)
-    except CorruptDocument as exc:  # as POST /ocr would say
+    except (CorruptDocument, ChunksFailed) as exc:  # as POST /ocr would say
         return record_failure(store, record.prefix, record.uri, identity(record), exc, page_count=record.page_count,
                               timings=timings, record=record, on_completed=on_completed)
     # The pages say which engine made them: a completer that OCR'd nothing has no engine loaded.

@@ -3,6 +3,7 @@
 A job is one document at one generation. Its folder (the "prefix") holds everything about it:
 
     <prefix>/job.json        the job record: source, page plan, chunks, options (written once)
+    <prefix>/status.json     the status as of the last chunk (status, pages done / total), for readers
     <prefix>/enqueued        chunk tasks were created (a redelivered event creates none again)
     <prefix>/pages/0001.md   one per page, written once (if_generation_match=0); errors in metadata
     <prefix>/claims/0001     transient per-page claims, refreshed by a heartbeat while held
@@ -36,6 +37,7 @@ from common.results import page_name  # noqa: F401  (one definition of a page's 
 from common.storage import ObjectStore
 
 JOB = "job.json"
+STATUS = "status.json"
 ENQUEUED = "enqueued"
 DOCUMENT = "document.md"
 RESULT = "result.json"

@@ -8,6 +8,7 @@ is there: pages present / pages total, result.json once it ended.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -16,6 +17,8 @@ from common.errors import ObjectNotFound
 from common.storage import ObjectStore
 
 SCHEMA_VERSION = 1
+
+log = logging.getLogger("gnosis.jobs")
 
 
 def now_iso(stamp: float | None = None) -> str:
@@ -88,6 +91,18 @@ def read_result(store: ObjectStore, prefix: str) -> dict | None:
         return json.loads(store.read(f"{prefix}/{job_layout.RESULT}").data)
     except ObjectNotFound:
         return None
+
+
+def publish_status(store: ObjectStore, prefix: str) -> None:
+    """Write ``status.json`` beside the outputs, for people and tools that read the bucket. Best
+    effort: written at acceptance, after each chunk and at the end; GET /jobs/<id> computes the
+    status afresh instead of reading it."""
+    try:
+        body = status(store, prefix)
+        if body is not None:
+            store.write(f"{prefix}/{job_layout.STATUS}", json.dumps(body).encode(), "application/json")
+    except Exception as exc:  # noqa: BLE001 - progress display only; the job goes on
+        log.warning("could not update %s/%s: %s", prefix, job_layout.STATUS, exc)
 
 
 def status(store: ObjectStore, prefix: str) -> dict | None:

@@ -64,7 +64,7 @@ def enqueue(settings: Settings, path: str, payload: dict) -> str:
         http_request=request,
         dispatch_deadline=duration_pb2.Duration(seconds=settings.tasks_dispatch_deadline_seconds),
     )
-    created = client(settings).create_task(parent=settings.tasks_queue, task=task)
+    created = client(settings).create_task(parent=settings.tasks_queue, task=task, timeout=30)
     log.info("enqueued %s %s", path, json.dumps(payload), extra={"fields": {"task": created.name}})
     return created.name
 

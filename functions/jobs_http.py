@@ -121,5 +121,5 @@ class _storage_faults:
         if exc is not None and isinstance(exc, (gcs_errors.GoogleAPICallError, RetryError, ConnectionError)) \
                 and not isinstance(exc, OcrError):
             log.warning("storage fault: %s", exc)
-            raise StorageUnavailable("storage did not answer; retry later") from None
+            raise StorageUnavailable("storage or the task queue did not answer; retry later") from None
         return False

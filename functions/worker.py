@@ -124,7 +124,7 @@ def _attempt(request: flask.Request) -> int:
         return 1
 
 
-def _reply(status: int, **body):
+def _reply(http_status: int, /, **body):
     response = flask.jsonify(body)
-    response.status_code = status
+    response.status_code = http_status
     return response

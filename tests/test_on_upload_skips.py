@@ -143,4 +143,4 @@ def test_model_unavailable_raises_and_releases_its_claims(gcs_bucket, function_c
     blob = upload(gcs_bucket, "wait.pdf", make_pdf(2), "application/pdf")
     assert post_event(function_client, finalized_event(blob)) == 500  # the platform retries
     # No result and no claim left to hold up the retry: only the job record of the accepted job.
-    assert list_names(gcs_bucket) == ["ocr-results/wait.pdf/%s/job.json" % blob.generation, "wait.pdf"]
+    assert list_names(gcs_bucket) == ["ocr-results/wait.pdf/%s/%s" % (blob.generation, name) for name in ("job.json", "status.json")] + ["wait.pdf"]
