@@ -4,6 +4,7 @@ then read from the job's folder), 404 JSON for what does not exist, the token li
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -22,11 +23,17 @@ TOKEN = {"X-Api-Key": "img-token"}
 
 @pytest.fixture
 def jobs(gcs_bucket):
-    """Job ids submitted by a test; their in-process chunks end before the test does, pass or fail."""
-    submitted: list[tuple] = []
+    """Job ids submitted by a test; their in-process chunks end before the test does, pass or fail
+    (status.json is the chunk's last write, after result.json)."""
+    submitted: list[str] = []
     yield submitted
-    for client, job_id in submitted:
-        wait_for(lambda: client.get(f"/jobs/{job_id}", headers=TOKEN).json["status"] in ("done", "failed"), what="the job")
+
+    def ended(job_id: str) -> bool:
+        blob = gcs_bucket.get_blob(f"ocr-results/jobs/{job_id}/status.json")
+        return blob is not None and json.loads(blob.download_as_bytes())["status"] in ("done", "failed")
+
+    for job_id in submitted:
+        wait_for(lambda: ended(job_id), what=f"job {job_id} to end")
 
 
 @pytest.fixture
@@ -37,7 +44,7 @@ def client(gcs_bucket):
 def submit(client, jobs, **headers) -> str:
     response = client.post("/jobs", data=PDF, content_type="application/pdf", headers=headers)
     assert response.status_code == 202, response.json
-    jobs.append((client, response.json["job_id"]))
+    jobs.append(response.json["job_id"])
     return response.json["job_id"]
 
 
