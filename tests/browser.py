@@ -21,8 +21,12 @@ WIDE = {"width": 1400, "height": 1000}
 NARROW = {"width": 390, "height": 844}  # a phone
 
 
+# Where Debian's package puts it, for a PATH that lacks /usr/bin.
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+
+
 def chromium_path() -> str:
-    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    path = shutil.which("chromium") or (str(DEBIAN_CHROMIUM) if DEBIAN_CHROMIUM.exists() else None)
     if path:
         return path
     message = "Debian's chromium is not installed: run `make browser` (apt-get install chromium)"

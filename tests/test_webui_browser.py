@@ -110,11 +110,12 @@ def test_a_dropped_pdf_is_read_page_by_page_beside_its_images(browser, service, 
         image, text = (page.locator(f"#page-1 {part}").bounding_box() for part in (".page-image", ".page-text"))
         assert image["x"] + image["width"] <= text["x"] and abs(image["y"] - text["y"]) < 2  # side by side
 
-        with page.expect_download() as download:
-            page.click("#download-markdown")
-        assert download.value.suggested_filename == "walrus.md"
-        expected = requests.get(f"{service.url}/jobs/{job_id}/result?format=markdown", timeout=30).text
-        assert Path(download.value.path()).read_text() == expected and "Lantern" in expected
+        for fmt, extension in (("markdown", "md"), ("text", "txt"), ("json", "json")):
+            with page.expect_download() as download:
+                page.click(f"#download-{fmt}")
+            assert download.value.suggested_filename == f"walrus.{extension}"
+            expected = requests.get(f"{service.url}/jobs/{job_id}/result?format={fmt}", timeout=30).text
+            assert Path(download.value.path()).read_text() == expected and "Lantern" in expected
 
         page.click("#raw-toggle")
         assert page.locator("#page-2 .raw").is_visible() and page.locator("#page-2 .rendered").is_hidden()
