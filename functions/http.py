@@ -1,7 +1,8 @@
 """The HTTP function: POST /ocr, the job routes, GET /healthz, GET|POST /warmup (Cloud Scheduler pings).
 
 Routing and reply shaping only: inputs are parsed in ``functions.http_input``, job routes live in
-``functions.jobs_http``, the OCR is ``common.pipeline.ocr_document`` and the model load is the
+``functions.jobs_http``, the web page in ``functions.webui`` and its page images in
+``functions.page_image_http``; the OCR is ``common.pipeline.ocr_document`` and the model load is the
 engine's own once-per-process ``load``.
 """
 
