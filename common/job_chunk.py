@@ -78,7 +78,8 @@ class ChunkRunner:
         if self.store.exists(f"{self.prefix}/{job_layout.RESULT}"):
             log.info("nothing to do: the job has ended (result.json exists)")
             return "completed_already"
-        claims = PageClaims(self.store, self.prefix, self.worker, self.settings.claim_ttl_seconds, self.clock)
+        claims = PageClaims(self.store, self.prefix, self.worker, self.settings.claim_ttl_seconds, self.clock,
+                            max_hold_seconds=self.settings.tasks_dispatch_deadline_seconds)
         try:
             self._ocr_missing(numbers, claims)
         except OcrError as exc:
@@ -126,6 +127,10 @@ class ChunkRunner:
                 # The claim may be new only because another worker released it after the page landed.
                 if self.store.exists(job_layout.page_name(self.prefix, number)):
                     claims.release(number)
+                    continue
+                if claims.takeovers(number) >= self.settings.tasks_max_attempts - 1:
+                    self._give_up(number, claims, f"worker_died: {claims.takeovers(number)} workers died while "
+                                  f"OCR'ing this page (TASKS_MAX_ATTEMPTS={self.settings.tasks_max_attempts})")
                     continue
                 batch.append(number)
                 if len(batch) >= self._engine().batch_size:
@@ -186,6 +191,13 @@ class ChunkRunner:
             return self.store.read(job_layout.page_name(self.prefix, number)).metadata.get("worker") == self.worker
         except OcrError:
             return False
+
+    def _give_up(self, number: int, claims: PageClaims, reason: str) -> None:
+        """A page that killed every worker that tried it: written as failed, not tried again."""
+        job_layout_write(self.store, self.prefix, PageResult(number, "", error=reason),
+                         {"worker": self.worker, "gave_up": "1", "written_at": str(round(time.time(), 3))})
+        log.warning("page %d given up: %s", number, reason, extra={"fields": {"page": number}})
+        claims.release(number)
 
     def _record_failed(self, numbers: list[int], claims: PageClaims, reason: str) -> None:
         """Write the chunk's unfinished pages as failed (if absent), except those a live worker holds."""
