@@ -5,7 +5,9 @@ import { renderMarkdown } from "./markdown.js";
 const TOKEN_KEY = "gnosis-ocr-token";
 const EXTENSIONS = { markdown: "md", text: "txt", json: "json" };
 const $ = (id) => document.getElementById(id);
-const state = { token: sessionStorage.getItem(TOKEN_KEY) || "", config: null, run: 0, jobId: null, stem: "document" };
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY) || "", config: null, run: 0, jobId: null, stem: "document", images: [],
+};
 
 // What an HTTP status means for the person who dropped the document; the API's message follows.
 const PLAIN_WORDS = {
@@ -114,6 +116,7 @@ async function submit(file) {
   state.stem = file.name.replace(/\.[^.]+$/, "") || "document";
   $("result").hidden = true;
   $("pages").replaceChildren();
+  state.images.splice(0).forEach((url) => URL.revokeObjectURL(url)); // the previous document's pages
   $("job").hidden = false;
   $("job-error").hidden = true;
   $("job-title").textContent = file.name;
@@ -258,6 +261,7 @@ async function loadImage(item) {
     const blob = await (await api(`${jobPath(jobId)}/pages/${item.dataset.number}.png`)).blob();
     if (jobId !== state.jobId) return;
     image.src = URL.createObjectURL(blob);
+    state.images.push(image.src);
   } catch (error) {
     item.querySelector("figcaption").textContent =
       `Page ${item.dataset.number}: image not available. ${error instanceof ApiError ? error.plain : error.message}`;
