@@ -2,7 +2,8 @@
 
 functions-framework targets (deploy these names):
     ocr_on_upload   CloudEvent: google.cloud.storage.object.v1.finalized
-    ocr_http        HTTP: POST /ocr, POST /jobs, GET /jobs/<id>[/result], GET /healthz, GET|POST /warmup
+    ocr_http        HTTP: POST /ocr, POST /jobs, GET /jobs/<id>[/result], GET /healthz, GET|POST /warmup,
+                    GET / (the web page; its files under /ui/), GET /jobs/<id>/pages/<n>.png
     ocr_worker      HTTP, private (Cloud Tasks only): POST /tasks/chunk, POST /tasks/callback
 
 Command line:

@@ -1,7 +1,8 @@
 """The HTTP function: POST /ocr, the job routes, GET /healthz, GET|POST /warmup (Cloud Scheduler pings).
 
 Routing and reply shaping only: inputs are parsed in ``functions.http_input``, job routes live in
-``functions.jobs_http``, the OCR is ``common.pipeline.ocr_document`` and the model load is the
+``functions.jobs_http``, the web page in ``functions.webui`` and its page images in
+``functions.page_image_http``; the OCR is ``common.pipeline.ocr_document`` and the model load is the
 engine's own once-per-process ``load``.
 """
 
@@ -22,7 +23,7 @@ from common.config import Settings
 from common.errors import BadRequest, Busy, DeadlineExceeded, OcrError, PageBudget
 from common.logs import log_context, setup_logging
 from common.pipeline import FORMATS, load_engine, ocr_document, render
-from functions import jobs_http
+from functions import jobs_http, page_image_http, webui
 from functions.http_input import check_token, read_document
 
 log = logging.getLogger("gnosis.http")
@@ -122,11 +123,13 @@ ROUTES = {
     "/jobs": (jobs_http.create, ("POST",)),
     "/healthz": (healthz, ("GET",)),
     "/warmup": (warmup, ("GET", "POST")),
+    **webui.ROUTES,  # GET / (the web page) and its files under /ui/
 }
 # Routes with a path parameter: (pattern, handler, methods); the groups are passed to the handler.
 PATTERNS = [
     (re.compile(r"/jobs/([^/]+)"), jobs_http.get_status, ("GET",)),
     (re.compile(r"/jobs/([^/]+)/result"), jobs_http.get_result, ("GET",)),
+    *page_image_http.PATTERNS,  # GET /jobs/<id>/pages/<n>.png (the web page's page images)
 ]
 
 
