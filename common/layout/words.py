@@ -1,0 +1,59 @@
+"""An English word list with frequency ranks, for mending words the recogniser broke or glued.
+
+The list is wordninja's (MIT; 126 000 words from English Wikipedia, most frequent first), read
+from the installed package's data file: nothing is downloaded, and wordninja's own module (which
+builds a language model at import) is not imported.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+# Both halves of a glued word must be among this many most frequent words: rare entries of the
+# list are names and fragments ("ple", "mont") that would split real words.
+COMMON = 20_000
+# A capitalised glued token splits only after one of these ("Theterm"); any other capitalised
+# word not in the list is more likely a name ("Newmont", "Barrick") than two words.
+_LEADING = frozenset("the this that these those in of and for to it an a on at by as we our its "
+                     "his her their there when where if".split())
+
+
+@lru_cache(maxsize=1)
+def ranks() -> dict[str, int]:
+    """word -> rank (0 = most frequent); empty if wordninja is not installed."""
+    spec = importlib.util.find_spec("wordninja")
+    if spec is None or not spec.origin:
+        return {}
+    path = Path(spec.origin).parent / "wordninja" / "wordninja_words.txt.gz"
+    if not path.is_file():
+        return {}
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return {word: rank for rank, word in enumerate(handle.read().split())}
+
+
+def is_word(word: str, limit: int | None = None) -> bool:
+    rank = ranks().get(word.lower())
+    return rank is not None and (limit is None or rank < limit)
+
+
+def split_glued(token: str) -> tuple[str, str] | None:
+    """("The", "term") for "Theterm": two common words where the whole is no word at all."""
+    if len(token) < 5 or not token.isalpha() or not token.isascii():
+        return None
+    if not (token.islower() or (token[0].isupper() and token[1:].islower())):
+        return None  # ALLCAPS, iPhone, McDonald: not something to guess about
+    if is_word(token):
+        return None
+    best = None
+    for cut in range(2, len(token) - 1):
+        head, tail = token[:cut], token[cut:]
+        if token[0].isupper() and head.lower() not in _LEADING:
+            continue
+        if is_word(head, COMMON) and is_word(tail, COMMON) and min(len(head), len(tail)) >= (2 if head.lower() in _LEADING else 3):
+            score = max(ranks()[head.lower()], ranks()[tail.lower()])
+            if best is None or score < best[0]:
+                best = (score, head, tail)
+    return None if best is None else (best[1], best[2])
