@@ -80,6 +80,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_IMAGE_PIXELS", "100000000", "Most pixels an input image (one frame) may decode to; guards against decompression bombs.", _positive_int),
     Variable("RENDER_LONG_EDGE", "2000", "Long edge, in pixels, that pages are rendered or scaled to before OCR.", _positive_int),
     Variable("LITE_THREADS", "0", "CPU threads for the lite engine; 0 means one per core.", _non_negative_int),
+    Variable("LITE_SCRIPT", "latin", "lite: scripts the recogniser may output: latin (Latin letters, digits, punctuation, Greek and math symbols; characters of other scripts are dropped) or all.", _choice("latin", "all")),
     Variable("MAX_NEW_TOKENS", "4096", "vlm: most tokens generated per page.", _positive_int),
     Variable("VLM_BATCH_SIZE", "4", "vlm: pages per generate call.", _positive_int),
     Variable("VLM_MAX_PIXELS", "1605632", "vlm: page images are scaled down to at most this many pixels (GPU memory guard).", _positive_int),
@@ -115,6 +116,7 @@ class Settings:
     max_image_pixels: int
     render_long_edge: int
     lite_threads: int
+    lite_script: str
     max_new_tokens: int
     vlm_batch_size: int
     vlm_max_pixels: int
