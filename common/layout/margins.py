@@ -34,18 +34,18 @@ _PAGE_NUMBER = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 # Text that marks a line as document furniture rather than content.
 _FURNITURE = re.compile(
     r"""https?://|www\.|\b[\w.+-]+@[\w-]+\.[\w.]+\b|©|\(c\)\s*\d{4}|\bcopyright\b|all\ rights\ reserved
       | \bdownload(?:ed)?\b|\bdoi\b|\bissn\b|\bisbn\b|\bvol(?:ume)?\.?\s*\d|\bissue\s*\d
-      | \brev(?:ision)?[.:]?\s*\d|\bconfidential\b|\bpublished\ by\b
-      | \b\d{1,2}\.?\s"""
-    + _MONTH
-    + r"""\s\d{4}\b | \b"""
-    + _MONTH
-    + r"""\s(?:\d{1,2},?\s)?\d{4}\b""",
+      | \brev(?:ision)?[.:]?\s*\d|\bconfidential\b|\bpublished\ by\b""",
     re.IGNORECASE | re.VERBOSE,
+)
+# A date is furniture only in a left / centre / right row ("Journal | March 2014 | 3"): a title
+# such as "Account statement, March 2024" is content.
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(
+    rf"\b\d{{1,2}}\.?\s{_MONTH}\s\d{{4}}\b|\b{_MONTH}\s(?:\d{{1,2}},?\s)?\d{{4}}\b", re.IGNORECASE
 )
 
 
@@ -115,8 +115,11 @@ class _Evidence:
     def page_number(self, line: Line) -> bool:
         return id(line) not in self.line_numbers and is_page_number(line.text)
 
-    def any(self, lines: list[Line]) -> bool:
-        return any(self.page_number(line) or is_furniture(line.text) for line in lines)
+    def any(self, lines: list[Line], dates: bool = False) -> bool:
+        return any(
+            self.page_number(line) or is_furniture(line.text) or (dates and _DATE.search(line.text))
+            for line in lines
+        )
 
 
 def _in_number_column(line: Line, numbers: list[Line], page: Page) -> bool:
@@ -173,7 +176,8 @@ def _is_running(
     nearest row ``neighbour`` is ``gap`` away.
 
     Yes when the inner row carries a page number, or spreads short pieces across the width
-    (left / centre / right) next to a body row that does not and carries furniture; or when the
+    (left / centre / right) next to a body row that does not and carries furniture or a date; or
+    when the
     edge rows sit near the page edge, set apart by a clear gap, narrower than the body, and some
     row of them carries a page number or furniture. A table row next to a table row is body: the
     table goes on.
@@ -183,7 +187,7 @@ def _is_running(
     lines = [line for row in edge for line in row.lines if same_row(inner, line)]
     if any(evidence.page_number(line) for line in lines):
         return True
-    if _is_spread_running_row(lines, neighbour, gap, page) and evidence.any(lines):
+    if _is_spread_running_row(lines, neighbour, gap, page) and evidence.any(lines, dates=True):
         return True
     set_apart = gap >= MARGIN_GAP * page.line_height and len(edge) <= 4
     if not set_apart or any(len(row.text) > 100 for row in edge):
