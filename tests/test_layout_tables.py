@@ -78,3 +78,10 @@ def test_a_table_with_clear_columns_is_a_markdown_table():
         "| Costs | 800 | 640 |\n"
         "| Profit | 400 | 710 |"
     )
+
+
+def test_text_format_drops_the_table_markup():
+    from common.pipeline import PageResult, to_text
+
+    table = "Rates:\n\n| Item | 2023 |\n|---|---|\n| Rate a\\|b | 7% |"
+    assert to_text([PageResult(1, table)]) == "Rates:\n\nItem 2023\nRate a|b 7%\n"
