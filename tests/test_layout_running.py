@@ -86,3 +86,12 @@ def test_running_header_of_a_paginated_page_leaves_the_body():
     page = assemble_page(header + body + [line("17", 490, 1340, height=16)], WIDTH, HEIGHT)
     assert page.header == ["Journal of Examples Vol. 7"]
     assert page.footer == ["17"]
+
+
+def test_left_right_header_leaves_the_body_only_when_the_page_is_numbered():
+    header = [line("Annual Report 2024", 80, 40, height=16), line("Chapter Two", 820, 40, height=16)]
+    body = column(["Body text of the page begins here", "and goes on until it stops."], 80, 300, 840)
+    numbered = assemble_page(header + body + [line("Page 3 of 10", 450, 1340, height=16)], WIDTH, HEIGHT)
+    assert numbered.header == ["Annual Report 2024 Chapter Two"]
+    single = assemble_page(header + body + [line("Page 1 of 1", 450, 1340, height=16)], WIDTH, HEIGHT)
+    assert single.header == [] and single.text.startswith("Annual Report 2024")

@@ -41,6 +41,7 @@ _FURNITURE = re.compile(
       | \brev(?:ision)?[.:]?\s*\d|\bconfidential\b|\bpublished\ by\b""",
     re.IGNORECASE | re.VERBOSE,
 )
+_ONLY_PAGE = re.compile(r"\b1\s*(?:of|/)\s*1\b", re.IGNORECASE)
 # A date is furniture only in a left / centre / right row ("Journal | March 2014 | 3"): a title
 # such as "Account statement, March 2024" is content.
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
@@ -111,6 +112,13 @@ class _Evidence:
     def __init__(self, lines: list[Line], page: Page):
         numbers = [line for line in lines if is_page_number(line.text)]
         self.line_numbers = {id(line) for line in numbers if _in_number_column(line, numbers, page)}
+        # A page number at the top or bottom edge says the page is one of several ("Page 1 of 1"
+        # says it is not): a left / centre / right row at an edge is then a running head.
+        self.paginated = any(
+            self.page_number(line) and not _ONLY_PAGE.search(line.text)
+            and (line.y1 <= EDGE_BAND * page.height or line.y0 >= (1 - EDGE_BAND) * page.height)
+            for line in numbers
+        )
 
     def page_number(self, line: Line) -> bool:
         return id(line) not in self.line_numbers and is_page_number(line.text)
@@ -176,8 +184,8 @@ def _is_running(
     nearest row ``neighbour`` is ``gap`` away.
 
     Yes when the inner row carries a page number, or spreads short pieces across the width
-    (left / centre / right) next to a body row that does not and carries furniture or a date; or
-    when the
+    (left / centre / right) next to a body row that does not and carries furniture or a date (or
+    the page has a page number at an edge); or when the
     edge rows sit near the page edge, set apart by a clear gap, narrower than the body, and some
     row of them carries a page number or furniture. A table row next to a table row is body: the
     table goes on.
@@ -187,7 +195,9 @@ def _is_running(
     lines = [line for row in edge for line in row.lines if same_row(inner, line)]
     if any(evidence.page_number(line) for line in lines):
         return True
-    if _is_spread_running_row(lines, neighbour, gap, page) and evidence.any(lines, dates=True):
+    if _is_spread_running_row(lines, neighbour, gap, page) and (
+        evidence.paginated or evidence.any(lines, dates=True)
+    ):
         return True
     set_apart = gap >= MARGIN_GAP * page.line_height and len(edge) <= 4
     if not set_apart or any(len(row.text) > 100 for row in edge):
