@@ -85,14 +85,14 @@ def make_pages(folder: Path, sample_count: int, settings) -> list[dict]:
     from common.documents import Limits, open_document
 
     pages = []
+    for name, draw in kinds.KINDS.items():
+        sheet = draw()
+        pages.append({"name": f"drawn:{name}", "image": sheet.image, "truth": sheet.words, "rules": []})
     sample, rules, _ = load_rules()
     for pdf in list(rules)[:sample_count]:
         with open_document((sample / "pdfs" / pdf).read_bytes(), Limits.from_settings(settings)) as document:
             image = document.render(1)
         pages.append({"name": pdf, "image": image, "truth": rule_words(rules[pdf]), "rules": rules[pdf]})
-    for name, draw in kinds.KINDS.items():
-        sheet = draw()
-        pages.append({"name": f"drawn:{name}", "image": sheet.image, "truth": sheet.words, "rules": []})
     for index, page in enumerate(pages):
         page["png"] = folder / f"{index:03d}.png"
         page["image"].convert("RGB").save(page["png"])
@@ -173,10 +173,16 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="gnosis-vs-tesseract-"))
     pages = make_pages(folder, args.sample, settings)
     engine = LiteEngine(settings)
-    engine.ocr_pages([pages[-1]["image"]])  # first ONNX calls build caches: not timed
-    tesseract(pages[-1]["png"], args.threads)
+    engine.ocr_pages([pages[0]["image"]])  # first ONNX calls build caches: not timed
+    tesseract(pages[0]["png"], args.threads)
     _, rules, scorer = load_rules()
     started = time.perf_counter()
+    print(f"machine: {machine()}; threads per engine: {args.threads}; repeats: {args.repeats}")
+    print(f"tesseract: {subprocess.run(['tesseract', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}; "
+          f"lite: rapidocr {engine.revision}, LITE_SCRIPT={settings.lite_script}")
+    print("| page | size | words | recall lite | recall tesseract | s lite | s tesseract | lite / tesseract | s lite CLI |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    groups: dict[str, list[dict]] = {}
     for index, page in enumerate(pages):
         runs = {
             "lite": lambda: engine.ocr_pages([page["image"]])[0].text,
@@ -192,15 +198,6 @@ def main() -> None:
         page["lite_words"] = sum(words(page["lite_text"]).values())
         if not args.no_cli and size_of(page) == "small":
             page["seconds"]["lite CLI"] = [timed(lambda: lite_cli(page["png"], args.threads))[0]]
-
-    print(f"machine: {machine()}; threads per engine: {args.threads}; repeats: {args.repeats}; "
-          f"{time.perf_counter() - started:.0f} s")
-    print(f"tesseract: {subprocess.run(['tesseract', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}; "
-          f"lite: rapidocr {engine.revision}, LITE_SCRIPT={settings.lite_script}")
-    print("| page | size | words | recall lite | recall tesseract | s lite | s tesseract | lite / tesseract | s lite CLI |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    groups: dict[str, list[dict]] = {}
-    for page in pages:
         median = {name: statistics.median(values) for name, values in page["seconds"].items()}
         page["median"] = median
         page["recall"] = {name: recall(page["truth"], page[f"{name}_text"]) for name in ("lite", "tesseract")}
@@ -208,7 +205,8 @@ def main() -> None:
         cli = f"{median['lite CLI']:.2f}" if "lite CLI" in median else ""
         print(f"| {page['name']} | {size_of(page)} | {len(page['truth'])} | {100 * page['recall']['lite']:.1f}% | "
               f"{100 * page['recall']['tesseract']:.1f}% | {median['lite']:.2f} | {median['tesseract']:.2f} | "
-              f"{median['lite'] / median['tesseract']:.2f} | {cli} |")
+              f"{median['lite'] / median['tesseract']:.2f} | {cli} |", flush=True)
+    print(f"{time.perf_counter() - started:.0f} s")
     print("\n| page size | pages | recall lite | recall tesseract | s/page lite | s/page tesseract | lite / tesseract |")
     print("|---|---|---|---|---|---|---|")
     for size in ("small", "medium", "dense"):
