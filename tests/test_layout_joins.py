@@ -1,8 +1,9 @@
 """Joining wrapped lines and mending words (issue 16, item 4).
 
 An em-dash the recogniser read as a hyphen is not a syllable break, a capitalised word before a
-line-end hyphen starts a compound, and words the recogniser glued together are split again where
-both halves are words and the whole is not.
+line-end hyphen starts a compound (layout), and words the recogniser glued together are split
+again where both halves are common words and the whole is no word (``mend_glued``, which the lite
+engine runs on the recogniser's lines before layout).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from common.layout import assemble_page
+from common.layout.words import mend_glued
 from tests.layout_boxes import HEIGHT, WIDTH, column
 
 
@@ -39,10 +41,15 @@ def test_line_end_dashes_and_hyphens(first, second, joined):
     ],
 )
 def test_words_glued_by_the_recogniser_are_split(glued, spaced):
-    assert read(glued) == spaced
+    assert mend_glued([glued]) == [spaced]
+
+
+def test_a_glued_form_the_page_spells_twice_is_a_word():
+    assert mend_glued(["the hashtag here", "and the hashtag there"]) == ["the hashtag here", "and the hashtag there"]
 
 
 @pytest.mark.parametrize("text", ["Kirkland Lake Gold and Newmont", "the COVID-19 cases", "see www.example.org/abc",
                                   "Schwarzwald und Donaudampfschiff", "a cooperative agreement"])
 def test_real_words_names_and_codes_are_left_alone(text):
     assert read(text) == text
+    assert mend_glued([text]) == [text]

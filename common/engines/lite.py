@@ -20,6 +20,7 @@ from common.config import Settings
 from common.engines.base import PageText
 from common.engines.scripts import keep_latin, mend_accents
 from common.layout import Line, assemble_page
+from common.layout.words import mend_glued
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class LiteEngine:
         texts = list(output.txts)
         if self.script == "latin":
             texts = mend_accents([keep_latin(text) for text in texts])
+        texts = mend_glued(texts)  # the recogniser drops narrow spaces: "Theterm"
         lines = []
         for box, text in zip(output.boxes, texts):
             xs, ys = box[:, 0], box[:, 1]

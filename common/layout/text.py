@@ -1,4 +1,5 @@
-"""A block's rows to text: paragraphs, wrapped lines joined, words mended, tables kept as rows."""
+"""A block's rows to text: paragraphs, wrapped lines joined, line-end hyphens and dashes mended,
+tables kept as rows."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections import Counter
 
 from common.layout.geometry import Line, Page, Row, group_rows
 from common.layout.tables import is_table_row, table_runs
-from common.layout.words import is_word, split_glued
+from common.layout.words import is_word
 
 # Words that keep their hyphen when split at a line end: compounds, not syllables.
 _COMPOUND_PREFIXES = frozenset(
@@ -24,7 +25,7 @@ _LINE_END_HYPHENS = ("-", "\u00ad", "\u2010", "\u2011", "¬")
 
 def block_texts(lines: list[Line], page: Page, vocabulary: Counter[str]) -> list[str]:
     """A block as paragraphs of text; runs of table rows become markdown tables or row lines."""
-    rows = [_mend_glued(row, vocabulary) for row in group_rows(lines)]
+    rows = group_rows(lines)
     texts = []
     for run, table in table_runs(rows):
         if table is not None:
@@ -70,21 +71,6 @@ def render_paragraph(rows: list[Row], vocabulary: Counter[str]) -> str:
         else:
             text = join_wrapped(text, row.text, vocabulary)
     return text
-
-
-def _mend_glued(row: Row, vocabulary: Counter[str]) -> Row:
-    """Split words the recogniser glued ("Theterm" -> "The term"), unless the page spells the
-    glued form elsewhere (then it is a word the list does not know)."""
-    mended = []
-    for line in row.lines:
-        tokens = []
-        for token in line.text.split(" "):
-            core = token.strip(".,;:!?\"'()[]{}“”‘’")
-            parts = split_glued(core) if core and vocabulary[core.lower()] < 2 else None
-            tokens.append(token.replace(core, " ".join(parts), 1) if parts else token)
-        text = " ".join(tokens)
-        mended.append(line if text == line.text else Line(text, line.x0, line.y0, line.x1, line.y1))
-    return Row(mended)
 
 
 def join_wrapped(before: str, after: str, vocabulary: Counter[str]) -> str:

@@ -1,5 +1,8 @@
 """An English word list with frequency ranks, for mending words the recogniser broke or glued.
 
+``mend_glued`` is for recogniser output (the lite engine calls it before layout); a PDF's text
+layer has its spaces and does not need it.
+
 The list is wordninja's (MIT; 126 000 words from English Wikipedia, most frequent first), read
 from the installed package's data file: nothing is downloaded, and wordninja's own module (which
 builds a language model at import) is not imported.
@@ -57,3 +60,26 @@ def split_glued(token: str) -> tuple[str, str] | None:
             if best is None or score < best[0]:
                 best = (score, head, tail)
     return None if best is None else (best[1], best[2])
+
+
+def mend_glued(texts: list[str]) -> list[str]:
+    """Split words the recogniser glued in a page's ``texts`` ("Theterm" -> "The term"), unless the
+    page spells the glued form twice or more (then it is a word the list does not know)."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for token in text.split():
+            core = _core(token).lower()
+            counts[core] = counts.get(core, 0) + 1
+    mended = []
+    for text in texts:
+        tokens = []
+        for token in text.split(" "):
+            core = _core(token)
+            parts = split_glued(core) if core and counts.get(core.lower(), 0) < 2 else None
+            tokens.append(token.replace(core, " ".join(parts), 1) if parts else token)
+        mended.append(" ".join(tokens))
+    return mended
+
+
+def _core(token: str) -> str:
+    return token.strip(".,;:!?\"'()[]{}“”‘’")
