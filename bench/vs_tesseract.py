@@ -49,6 +49,7 @@ from _common import ROOT, machine, shared_dir  # noqa: E402
 import kinds  # noqa: E402
 
 SMALL, MEDIUM = 60, 250
+LEVER_PAGES = ("drawn:form", "drawn:flowchart", "drawn:report", "drawn:dense")
 
 
 def words(text: str) -> Counter:
@@ -135,6 +136,7 @@ def levers(pages: list[dict], threads: int) -> None:
         "Rec.rec_batch_num=1": {"Rec.rec_batch_num": 1},
         "Rec.rec_batch_num=16": {"Rec.rec_batch_num": 16},
         "Det.limit_side_len=960": {"Det.limit_side_len": 960},
+        "Rec.rec_img_shape=[3,48,480]": {"Rec.rec_img_shape": [3, 48, 480]},
         "enable_cpu_mem_arena": {"EngineConfig.onnxruntime.enable_cpu_mem_arena": True},
     }
     engines = {name: LiteEngine(settings, params) for name, params in grid.items()}
@@ -161,6 +163,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sample", type=int, default=20, help="how many olmOCR sample PDFs (first page each)")
     parser.add_argument("--levers", action="store_true", help="also time rapidocr settings")
+    parser.add_argument("--levers-only", action="store_true", help="only time rapidocr settings")
     parser.add_argument("--no-cli", action="store_true", help="skip the lite command-line timing")
     args = parser.parse_args()
     if shutil.which("tesseract") is None:
@@ -172,6 +175,10 @@ def main() -> None:
     settings = Settings.from_env({"LITE_THREADS": str(args.threads)})
     folder = Path(tempfile.mkdtemp(prefix="gnosis-vs-tesseract-"))
     pages = make_pages(folder, args.sample, settings)
+    if args.levers_only:
+        print(f"machine: {machine()}; threads: {args.threads}")
+        levers([p for p in pages if p["name"] in LEVER_PAGES], args.threads)
+        return
     engine = LiteEngine(settings)
     engine.ocr_pages([pages[0]["image"]])  # first ONNX calls build caches: not timed
     tesseract(pages[0]["png"], args.threads)
@@ -225,7 +232,7 @@ def main() -> None:
         total = sum(rule["type"] in ("present", "absent", "order") for p in sample_pages for rule in p["rules"])
         print(f"olmOCR sample text rules, {name}: {passed}/{total}")
     if args.levers:
-        levers([p for p in pages if p["name"] in ("drawn:form", "drawn:report", "drawn:dense")], args.threads)
+        levers([p for p in pages if p["name"] in LEVER_PAGES], args.threads)
     shutil.rmtree(folder, ignore_errors=True)
 
 
