@@ -53,3 +53,8 @@ def test_a_glued_form_the_page_spells_twice_is_a_word():
 def test_real_words_names_and_codes_are_left_alone(text):
     assert read(text) == text
     assert mend_glued([text]) == [text]
+
+
+def test_lines_in_other_languages_are_not_split():
+    german = "Allgemeine theorie der Gaußschen Summen in endlichen kommutativen Ringe"
+    assert mend_glued([german]) == [german]

@@ -18,6 +18,10 @@ from pathlib import Path
 # Both halves of a glued word must be among this many most frequent words: rare entries of the
 # list are names and fragments ("ple", "mont") that would split real words.
 COMMON = 20_000
+# A line is English when this share of its words (bar the glued one) are among the ENGLISH most
+# frequent words of the list.
+ENGLISH = 50_000
+ENGLISH_SHARE = 0.75
 # A capitalised glued token splits only after one of these ("Theterm"); any other capitalised
 # word not in the list is more likely a name ("Newmont", "Barrick") than two words.
 _LEADING = frozenset("the this that these those in of and for to it an a on at by as we our its "
@@ -72,6 +76,9 @@ def mend_glued(texts: list[str]) -> list[str]:
             counts[core] = counts.get(core, 0) + 1
     mended = []
     for text in texts:
+        if not _reads_as_english(text):
+            mended.append(text)  # "Theorie der endlichen Ringe": no English words to find in it
+            continue
         tokens = []
         for token in text.split(" "):
             core = _core(token)
@@ -79,6 +86,12 @@ def mend_glued(texts: list[str]) -> list[str]:
             tokens.append(token.replace(core, " ".join(parts), 1) if parts else token)
         mended.append(" ".join(tokens))
     return mended
+
+
+def _reads_as_english(text: str) -> bool:
+    """Most of the line's other words are English words (two at least)."""
+    known = [is_word(_core(token), ENGLISH) for token in text.split() if _core(token).isalpha()]
+    return sum(known) >= 2 and sum(known) >= ENGLISH_SHARE * (len(known) - 1)
 
 
 def _core(token: str) -> str:
