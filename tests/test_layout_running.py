@@ -95,3 +95,13 @@ def test_left_right_header_leaves_the_body_only_when_the_page_is_numbered():
     assert numbered.header == ["Annual Report 2024 Chapter Two"]
     single = assemble_page(header + body + [line("Page 1 of 1", 450, 1340, height=16)], WIDTH, HEIGHT)
     assert single.header == [] and single.text.startswith("Annual Report 2024")
+
+
+def test_banner_of_a_stamped_repository_copy_is_a_header():
+    banner = [line("TILBURG UNIVERSITY", 380, 40, height=24)]
+    body = column(["Digital rights management in information publishing,",
+                   "a paper given at a conference on law and technology."], 80, 200, 840)
+    stamp = [line("Download date: 15. Sep. 2023", 80, 1340, height=16)]
+    page = assemble_page(banner + body + stamp, WIDTH, HEIGHT)
+    assert page.header == ["TILBURG UNIVERSITY"] and page.footer == ["Download date: 15. Sep. 2023"]
+    assert page.text.startswith("Digital rights")

@@ -21,6 +21,8 @@ EDGE_BAND = 0.12
 CLEAR_GAP_BAND = 0.08
 # A gap this many median line heights wide sets a header or footer apart from the body.
 MARGIN_GAP = 1.5
+# Words in a row set apart at an edge that the page's own running matter may vouch for.
+SHORT_ROW_WORDS = 5
 
 _ROMAN = r"(?=[mdclxvi])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 _PAGE_NUMBER = re.compile(
@@ -113,11 +115,14 @@ class _Evidence:
         numbers = [line for line in lines if is_page_number(line.text)]
         self.line_numbers = {id(line) for line in numbers if _in_number_column(line, numbers, page)}
         # A page number at the top or bottom edge says the page is one of several ("Page 1 of 1"
-        # says it is not): a left / centre / right row at an edge is then a running head.
+        # says it is not), and furniture there (a download stamp, a URL) says it is a copy with
+        # running matter: a left / centre / right row, or one short row set apart at an edge, is
+        # then a running head too.
+        at_edge = [line for line in lines
+                   if line.y1 <= EDGE_BAND * page.height or line.y0 >= (1 - EDGE_BAND) * page.height]
         self.paginated = any(
-            self.page_number(line) and not _ONLY_PAGE.search(line.text)
-            and (line.y1 <= EDGE_BAND * page.height or line.y0 >= (1 - EDGE_BAND) * page.height)
-            for line in numbers
+            (self.page_number(line) and not _ONLY_PAGE.search(line.text)) or is_furniture(line.text)
+            for line in at_edge
         )
 
     def page_number(self, line: Line) -> bool:
@@ -187,7 +192,8 @@ def _is_running(
     (left / centre / right) next to a body row that does not and carries furniture or a date (or
     the page has a page number at an edge); or when the
     edge rows sit near the page edge, set apart by a clear gap, narrower than the body, and some
-    row of them carries a page number or furniture. A table row next to a table row is body: the
+    row of them carries a page number or furniture (or they are one short row on a page with a
+    page number or furniture at an edge). A table row next to a table row is body: the
     table goes on.
     """
     if gap < -0.25 * page.line_height:  # boxes are padded: touching rows overlap a little
@@ -204,7 +210,10 @@ def _is_running(
         return False
     if is_spread(inner.lines, page) and is_spread(neighbour.lines, page):
         return False
-    if not evidence.any([line for row in edge for line in row.lines]):
+    short_row = len(edge) == 1 and len(edge[0].text.split()) <= SHORT_ROW_WORDS
+    if not evidence.any([line for row in edge for line in row.lines]) and not (
+        evidence.paginated and short_row
+    ):
         return False
     if any(evidence.page_number(line) for row in edge for line in row.lines):
         return True
