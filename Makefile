@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-slow serve install install-dev browser clean
+.PHONY: demo test test-slow serve install install-dev browser bench-setup clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: install-dev  ## the test suite without the long hardening runs (what CI ru
 
 test-slow: install-dev  ## the long suites too (hardening soak, load)
 	$(PY) -m pytest -m "slow or not slow" --timeout=1800
+
+# Only for bench/vs_tesseract.py (not part of make test): Debian's Tesseract 5 with English data.
+bench-setup:  ## install tesseract-ocr for the lite-vs-Tesseract benchmark (apt, needs root or sudo)
+	command -v tesseract >/dev/null || { $$(command -v sudo) apt-get update && $$(command -v sudo) apt-get install -y tesseract-ocr tesseract-ocr-eng; }
+	tesseract --version | head -1
 
 serve: install  ## the HTTP function on http://127.0.0.1:8080
 	$(PY) main.py serve

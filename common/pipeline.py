@@ -300,6 +300,9 @@ _MARKUP = (
     (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M), ""),  # heading marks
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
     (re.compile(r"^[ \t]*[-*+][ \t]+", re.M), ""),  # list bullets
+    (re.compile(r"^\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$\n?", re.M), ""),  # markdown table rule line
+    (re.compile(r"(?<!\\)\|"), " "),  # table cell bars (lite tables)
+    (re.compile(r"\\\|"), "|"),  # an escaped bar inside a cell
     (re.compile(r"[ \t]+"), " "),
     (re.compile(r" ([.,;:!?])"), r"\1"),  # the space a removed tag left before punctuation
 )
