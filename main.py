@@ -2,10 +2,13 @@
 
 functions-framework targets (deploy these names):
     ocr_on_upload   CloudEvent: google.cloud.storage.object.v1.finalized
-    ocr_http        HTTP: POST /ocr, GET /healthz, GET|POST /warmup
+    ocr_http        HTTP: POST /ocr, POST /jobs, GET /jobs/<id>[/result], GET /healthz, GET|POST /warmup,
+                    GET / (the web page; its files under /ui/), GET /jobs/<id>/pages/<n>.png
+    ocr_worker      HTTP, private (Cloud Tasks only): POST /tasks/chunk, POST /tasks/callback
 
 Command line:
-    python main.py ocr FILE [--engine auto|lite|vlm] [--pages 1-3,5] [--format markdown|json|text] [--out DIR]
+    python main.py ocr FILE [--engine auto|lite|vlm] [--text-layer auto|off] [--pages 1-3,5]
+                            [--format markdown|json|text] [--out DIR]
     python main.py serve [--port 8080]      the HTTP function on localhost
 """
 
@@ -17,6 +20,7 @@ import sys
 
 from functions.http import ocr_http  # noqa: F401  (functions-framework target)
 from functions.on_upload import ocr_on_upload  # noqa: F401  (functions-framework target)
+from functions.worker import ocr_worker  # noqa: F401  (functions-framework target)
 
 
 def _ocr_command(args: argparse.Namespace) -> int:
@@ -26,7 +30,8 @@ def _ocr_command(args: argparse.Namespace) -> int:
     from common.pipeline import ocr_document, render
 
     try:
-        settings = Settings.from_env(**({"ocr_engine": args.engine} if args.engine else {}))
+        overrides = {"ocr_engine": args.engine, "pdf_text_layer": args.text_layer}
+        settings = Settings.from_env(**{key: value for key, value in overrides.items() if value})
         setup_logging("text" if settings.log_format == "auto" else settings.log_format)
         with open(args.file, "rb") as handle:
             data = handle.read(settings.max_upload_bytes + 1)
@@ -92,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     ocr = commands.add_parser("ocr", help="OCR a PDF or image and print its text")
     ocr.add_argument("file", help="a PDF, PNG, JPEG, TIFF, WEBP or BMP file")
     ocr.add_argument("--engine", choices=("auto", "lite", "vlm"), default=None, help="default: OCR_ENGINE (auto)")
+    ocr.add_argument("--text-layer", choices=("auto", "off"), default=None,
+                     help="PDF pages: read each page's own text layer where usable (auto) or OCR every page (off); "
+                          "default: PDF_TEXT_LAYER (auto)")
     ocr.add_argument("--pages", default=None, help="page range such as 1-3,5 (default: all pages)")
     ocr.add_argument("--format", choices=("markdown", "json", "text"), default="markdown")
     ocr.add_argument("--out", default=None, help="also write pages/NNNN.md, document.md and result.json into DIR")

@@ -110,6 +110,10 @@ class Document:
     def render(self, number: int) -> Image.Image:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def text_layer(self, number: int):
+        """The page's own text layer (a ``common.text_layer.PageLayer``), or None: images have none."""
+        return None
+
     def pages(self, numbers: list[int] | None = None) -> Iterator[Page]:
         """Render the given 1-based page numbers (default: all), one at a time, in order."""
         for number in numbers or range(1, self.page_count + 1):
@@ -169,6 +173,19 @@ class PdfDocument(Document):
                     page.close()
             except pdfium.PdfiumError as exc:
                 raise CorruptDocument(f"page {number} of the PDF cannot be rendered ({exc})") from None
+
+    def text_layer(self, number: int):
+        from common.text_layer import read_layer
+
+        with _PDFIUM_LOCK:
+            try:
+                page = self._pdf[number - 1]
+                try:
+                    return read_layer(page)
+                finally:
+                    page.close()
+            except pdfium.PdfiumError as exc:
+                raise CorruptDocument(f"the text of page {number} of the PDF cannot be read ({exc})") from None
 
     def close(self) -> None:
         pdf = getattr(self, "_pdf", None)

@@ -1,4 +1,8 @@
-"""A document, page by page, to text: open -> pick pages -> render -> OCR -> assemble.
+"""A document, page by page, to text: open -> pick pages -> read each page -> assemble.
+
+Each page is read one of two ways (``ocr_pages`` decides, per page): from the PDF's own text layer
+where it is usable (``common.text_layer``), or rendered and OCR'd by an engine that is built only
+when the first page needs it, so a born-digital PDF never loads one.
 
 The stages are plain functions so the handlers can compose them: the CLI and POST /ocr call
 ``ocr_document``; the on-upload function drives ``ocr_pages`` itself so that it can skip pages a
@@ -9,7 +13,7 @@ one the engine itself reports unreadable (``PageText.error``: a page that loops,
 processor refuses). Anything else the engine raises (out of GPU memory, a model that will not load,
 a runtime crash) is the server's fault: it raises ``EngineFailed`` (503, transient), so a client
 retries and an on-upload event is redelivered, and no page is recorded as failed for it. The engine
-is loaded once, before the first page, so a broken model fails the request once, not once per page.
+is loaded once, before the first page it reads, so a broken model fails the request once, not once per page.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import logging
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Iterator
+from importlib.metadata import version
+from typing import Callable, Iterable, Iterator, Union
 
 from common.config import Settings
 from common.documents import Document, Limits, Page, open_document, parse_page_range
 from common.errors import CorruptDocument, EngineFailed, OcrError, UnreadableDocument
-from common.engines import OcrEngine, get_engine
+from common.engines import OcrEngine, PageText, choose_engine_name, get_engine
+from common.text_layer import judge
 
 FORMATS = ("markdown", "json", "text")
 
@@ -38,6 +44,9 @@ class PageResult:
     footer: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    source: str = "ocr"  # "text_layer" (the PDF's own text) or "ocr"
+    engine: str | None = None  # the engine that OCR'd the page
+    source_reason: str | None = None  # why a PDF page was OCR'd rather than read from its text layer
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -86,30 +95,118 @@ def load_engine(engine: OcrEngine, wait_seconds: float | None = None) -> dict:
         raise EngineFailed(f"the {engine.name} engine could not be loaded: {type(exc).__name__}: {exc}") from exc
 
 
-def ocr_pages(
-    document: Document, numbers: Iterable[int], engine: OcrEngine
-) -> Iterator[PageResult]:
-    """Render and OCR ``numbers`` in batches of ``engine.batch_size``, yielding pages in order.
+EngineSource = Union[OcrEngine, Callable[[], OcrEngine]]
+TEXT_LAYER_MODEL = "pypdfium2"  # what "engine"/"model" say when no page of a document was OCR'd
 
-    The engine is loaded before the first page (a no-op if the caller loaded it). Only one batch of
-    page images is alive at a time. A page that cannot be rendered (a broken page object, a frame
-    over the pixel limit) is yielded with its error; the others go on. An engine fault raises
-    ``EngineFailed`` (see the module docstring); pages yielded before it are complete and correct.
+
+def ocr_pages(
+    document: Document, numbers: Iterable[int], engine: EngineSource, *, settings: Settings,
+    model_wait_seconds: float | None = None,
+) -> Iterator[PageResult]:
+    """Read ``numbers``, yielding pages in order: each from its text layer when
+    ``choose_text_layer`` says so, the others rendered and OCR'd in batches of the engine's
+    ``batch_size``.
+
+    ``engine`` is an engine, or a function that returns one: it is called (and the engine loaded)
+    only when a page needs OCR. Only one batch of page images is alive at a time. A page that
+    cannot be rendered (a broken page object, a frame over the pixel limit) is yielded with its
+    error; the others go on.
     """
-    load_engine(engine)
+    engines = _Engines(engine, settings, model_wait_seconds)
     batch: list[Page] = []
+    reasons: list[str | None] = []
+
+    def flush() -> list[PageResult]:
+        if not batch:
+            return []
+        results = _ocr_batch(batch, engines.get())
+        for result, reason in zip(results, reasons):
+            result.engine, result.source_reason = engines.get().name, reason
+        batch.clear()
+        reasons.clear()
+        return results
+
     for number in numbers:
+        started = time.perf_counter()
+        page_text, reason = choose_text_layer(document, number, settings, engines.name)
+        if page_text is not None:
+            yield from flush()
+            seconds = round(time.perf_counter() - started, 3)
+            yield PageResult(number, page_text.text, page_text.header, page_text.footer, seconds,
+                             source="text_layer")
+            continue
         try:
             batch.append(Page(number, document.render(number)))
+            reasons.append(reason)
         except UnreadableDocument as exc:
-            yield from _ocr_batch(batch, engine)
-            batch = []
-            yield PageResult(number, "", error=f"{exc.code}: {exc.message}")
+            yield from flush()
+            yield PageResult(number, "", error=f"{exc.code}: {exc.message}", source_reason=reason)
             continue
-        if len(batch) >= engine.batch_size:
-            yield from _ocr_batch(batch, engine)
-            batch = []
-    yield from _ocr_batch(batch, engine)
+        if len(batch) >= engines.get().batch_size:
+            yield from flush()
+    yield from flush()
+
+
+def choose_text_layer(
+    document: Document, number: int, settings: Settings, engine_name: str
+) -> tuple[PageText | None, str | None]:
+    """(the page read from its text layer, None) or (None, why it is to be OCR'd; None for images).
+
+    PDF_TEXT_LAYER=off, and the vlm engine, OCR every page: the vlm's markdown carries tables,
+    equations and image descriptions that a flat text layer lacks, which is why one runs it.
+    Otherwise ``common.text_layer.judge`` decides per page.
+    """
+    if document.kind != "pdf":
+        return None, None
+    if settings.pdf_text_layer == "off":
+        return None, "text_layer_off: PDF_TEXT_LAYER=off"
+    if engine_name == "vlm":
+        return None, "vlm: with the vlm engine every page is OCR'd for its tables and equations"
+    try:
+        layer = document.text_layer(number)
+    except UnreadableDocument as exc:
+        return None, f"unreadable_text_layer: {exc.message}"
+    usable, reason = judge(layer, settings.pdf_ocr_layer)
+    if not usable:
+        return None, reason
+    return layer.page_text(settings.pdf_ocr_layer), None
+
+
+class _Engines:
+    """The engine for OCR'd pages, built (from a factory) and loaded on first use; its name is
+    known before."""
+
+    def __init__(self, engine: EngineSource, settings: Settings, model_wait_seconds: float | None = None):
+        self._engine = engine if hasattr(engine, "ocr_pages") else None
+        self._wait = model_wait_seconds
+        self._factory = None if self._engine is not None else engine
+        self._loaded = False
+        self.name = self._engine.name if self._engine is not None else choose_engine_name(settings.ocr_engine)[0]
+
+    def get(self) -> OcrEngine:
+        if self._engine is None:
+            self._engine = self._factory()
+        if not self._loaded:
+            self._loaded = True
+            # Once per process, before the engine's first page; a vlm knows its revision only once
+            # loaded. Its faults are EngineFailed / ModelUnavailable: the whole call is retried.
+            load_engine(self._engine, self._wait)
+        return self._engine
+
+
+def claim_batch_size(settings: Settings, engine: OcrEngine | None) -> int:
+    """Pages to take on at once before any engine is built (vlm batches; lite reads one by one)."""
+    if engine is not None:
+        return engine.batch_size
+    return settings.vlm_batch_size if choose_engine_name(settings.ocr_engine)[0] == "vlm" else 1
+
+
+def document_engine(pages: list[PageResult], engine: OcrEngine | None) -> tuple[str, str, str]:
+    """(engine, model, revision) of a document: the OCR engine's, or pypdfium2's when every page
+    came from the text layer."""
+    if engine is not None and any(page.source == "ocr" for page in pages):
+        return engine.name, engine.model, engine.revision
+    return "text_layer", TEXT_LAYER_MODEL, version("pypdfium2")
 
 
 def _ocr_batch(batch: list[Page], engine: OcrEngine) -> list[PageResult]:
@@ -140,10 +237,12 @@ def ocr_document(
     pages: str | None = None,
     on_page: Callable[[PageResult, int], None] | None = None,
     model_wait_seconds: float | None = None,
+    check_pages: Callable[[list[int]], None] | None = None,
 ) -> DocumentResult:
     """OCR the pages ``pages`` (a range like '1-3,5'; default all) of a document's bytes.
 
-    ``on_page(result, total)`` is called as each page finishes (progress bars, streaming).
+    ``on_page(result, total)`` is called as each page finishes (progress bars, streaming; it may
+    raise to stop between pages). ``check_pages(numbers)`` may refuse the pages before any OCR.
     ``model_wait_seconds`` bounds the wait for a model that is still loading (see ``load_engine``).
     Raises an ``OcrError`` subclass for documents that cannot be read (permanent) and for engine
     faults (``EngineFailed``, ``ModelUnavailable``: transient).
@@ -151,23 +250,32 @@ def ocr_document(
     started = time.perf_counter()
     with open_document(data, Limits.from_settings(settings)) as document:
         numbers = parse_page_range(pages, document.page_count)
-        # Only now the engine: a bad document is refused before any model is loaded.
-        engine = engine or get_engine(settings)
+        if check_pages:
+            check_pages(numbers)
         opened = time.perf_counter()
-        load_engine(engine, model_wait_seconds)
+        used: list[OcrEngine] = []
+
+        def build() -> OcrEngine:
+            # Only when a page needs OCR: a bad document is refused, and a born-digital one
+            # read, without loading any model.
+            used.append(get_engine(settings))
+            return used[-1]
+
         results = []
-        for result in ocr_pages(document, numbers, engine):
+        for result in ocr_pages(document, numbers, engine or build, settings=settings,
+                                 model_wait_seconds=model_wait_seconds):
             results.append(result)
             if on_page:
                 on_page(result, len(numbers))
         check_some_page_read(results)
     finished = time.perf_counter()
+    name, model, revision = document_engine(results, engine or (used[0] if used else None))
     return DocumentResult(
         page_count=document.page_count,
         pages=results,
-        engine=engine.name,
-        model=engine.model,
-        revision=engine.revision,
+        engine=name,
+        model=model,
+        revision=revision,
         timings={
             "open_seconds": round(opened - started, 3),
             "ocr_seconds": round(finished - opened, 3),

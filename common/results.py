@@ -4,8 +4,9 @@
     <prefix>/document.md     all pages in order
     <prefix>/result.json     the manifest; written last, so its presence means the rest is there
 
-A page object carries its timing, running header/footer and error in object metadata, so a
-resumed run can rebuild result.json from the pages alone.
+A page object carries its timing, running header/footer, error and how it was read (source,
+engine, source_reason) in object metadata, so a resumed run can rebuild result.json from the
+pages alone.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ def write_page(
         "seconds": str(page.seconds),
         "header": json.dumps(page.header, ensure_ascii=False),
         "footer": json.dumps(page.footer, ensure_ascii=False),
+        "source": page.source,
     }
-    if page.error:
-        metadata["error"] = page.error
+    for key in ("error", "engine", "source_reason"):
+        if getattr(page, key):
+            metadata[key] = getattr(page, key)
     return store.write(
         page_name(prefix, page.number), page.text.encode(), "text/markdown; charset=utf-8",
         metadata=metadata, if_absent=if_absent,
@@ -53,6 +56,9 @@ def read_page(store: ObjectStore, prefix: str, number: int) -> PageResult:
         footer=json.loads(meta.get("footer", "[]")),
         seconds=float(meta.get("seconds", 0)),
         error=meta.get("error"),
+        source=meta.get("source", "ocr"),
+        engine=meta.get("engine") if meta.get("source", "ocr") == "ocr" else None,
+        source_reason=meta.get("source_reason"),
     )
 
 
@@ -70,7 +76,8 @@ def manifest(source: str, result: DocumentResult) -> dict:
         "revision": result.revision,
         "timings": {**result.timings, "pages": {str(p.number): p.seconds for p in result.pages}},
         "pages": [{"number": p.number, "object": f"pages/{p.number:04d}.md", "header": p.header,
-                   "footer": p.footer, "seconds": p.seconds, "error": p.error} for p in result.pages],
+                   "footer": p.footer, "seconds": p.seconds, "error": p.error, "source": p.source,
+                   "engine": p.engine, "source_reason": p.source_reason} for p in result.pages],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

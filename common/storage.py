@@ -50,6 +50,12 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> list[str]: ...
 
+    def children(self, prefix: str) -> dict[str, dict[str, str]]:
+        """Objects directly under ``prefix`` (which ends with '/'), not in deeper "folders":
+        name -> metadata. Job code lists only through this, so a user's object name that reaches
+        below a job's folder (``a.pdf/<G>/pages/x.pdf``) never shows up as one of its pages."""
+        ...
+
     def delete(self, name: str) -> None: ...
 
 
@@ -145,6 +151,10 @@ class GcsStore:
 
     def list(self, prefix: str) -> list[str]:
         return [blob.name for blob in self._bucket.list_blobs(prefix=prefix, retry=self.retry)]
+
+    def children(self, prefix: str) -> dict[str, dict[str, str]]:
+        blobs = self._bucket.list_blobs(prefix=prefix, delimiter="/", retry=self.retry)
+        return {blob.name: dict(blob.metadata or {}) for blob in blobs}
 
     def delete(self, name: str) -> None:
         from google.api_core.exceptions import NotFound
@@ -265,6 +275,19 @@ class LocalStore:
             if path.is_file() and not name.endswith(".meta") and name.startswith(prefix):
                 names.append(name)
         return sorted(names)
+
+    def children(self, prefix: str) -> dict[str, dict[str, str]]:
+        import json
+
+        folder = self.root / prefix
+        if not prefix.endswith("/") or not folder.is_dir():
+            return {}
+        found = {}
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.endswith(".meta"):
+                meta = path.with_name(path.name + ".meta")
+                found[prefix + path.name] = json.loads(meta.read_text()) if meta.is_file() else {}
+        return found
 
     def delete(self, name: str) -> None:
         path = self._path(name)

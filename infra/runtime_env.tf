@@ -17,6 +17,7 @@ locals {
     TASKS_SERVICE_ACCOUNT           = local.tasks_enabled ? google_service_account.tasks[0].email : ""
     TASKS_DISPATCH_DEADLINE_SECONDS = tostring(module.plan.dispatch_deadline_seconds)
     REQUEST_TIMEOUT_SECONDS         = tostring(var.http.timeout_seconds)
+    TASKS_MAX_ATTEMPTS              = tostring(var.tasks.max_attempts)
   }
 
   runtime_env = merge(local.runtime.env, local.terraform_env)

@@ -18,13 +18,13 @@ resource "google_cloud_tasks_queue" "chunks" {
   }
 
   retry_config {
-    # A chunk that crashed resumes at its first missing page; one out of attempts is recorded as
-    # failed by the job code, so the job still ends.
-    max_attempts       = var.tasks.max_attempts
-    max_retry_duration = "${var.tasks.max_retry_hours * 3600}s"
-    min_backoff        = "${var.tasks.min_backoff_seconds}s"
-    max_backoff        = "${var.tasks.max_backoff_seconds}s"
-    max_doublings      = 5
+    # A chunk that crashed resumes at its first missing page; one on its last attempt records its
+    # unfinished pages as failed (TASKS_MAX_ATTEMPTS is this same value), so the job still ends.
+    # No max_retry_duration: a task given up on by age would never know it had its last attempt.
+    max_attempts  = var.tasks.max_attempts
+    min_backoff   = "${var.tasks.min_backoff_seconds}s"
+    max_backoff   = "${var.tasks.max_backoff_seconds}s"
+    max_doublings = 5
   }
 
   stackdriver_logging_config {

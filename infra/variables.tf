@@ -126,7 +126,6 @@ variable "tasks" {
     max_attempts              = optional(number, 10)
     min_backoff_seconds       = optional(number, 10)
     max_backoff_seconds       = optional(number, 600)
-    max_retry_hours           = optional(number, 24)
   })
   default = {}
 
@@ -135,10 +134,9 @@ variable "tasks" {
       var.tasks.max_dispatches_per_second > 0 && var.tasks.max_dispatches_per_second <= 500 &&
       var.tasks.max_concurrent_dispatches >= 1 && var.tasks.max_concurrent_dispatches <= 5000 &&
       var.tasks.max_attempts >= 1 &&
-      var.tasks.min_backoff_seconds >= 0 && var.tasks.min_backoff_seconds <= var.tasks.max_backoff_seconds &&
-      var.tasks.max_retry_hours > 0
+      var.tasks.min_backoff_seconds >= 0 && var.tasks.min_backoff_seconds <= var.tasks.max_backoff_seconds
     )
-    error_message = "tasks: 0 < max_dispatches_per_second <= 500, 1 <= max_concurrent_dispatches <= 5000, max_attempts >= 1 (a chunk out of attempts is recorded as failed), 0 <= min_backoff_seconds <= max_backoff_seconds, max_retry_hours > 0."
+    error_message = "tasks: 0 < max_dispatches_per_second <= 500, 1 <= max_concurrent_dispatches <= 5000, max_attempts >= 1 (a chunk out of attempts is recorded as failed), 0 <= min_backoff_seconds <= max_backoff_seconds."
   }
 }
 

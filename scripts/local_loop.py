@@ -207,13 +207,18 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     emulator = GcsEmulator(port=args.gcs_port)
-    function = None
+    function = queue = None
     try:
         emulator.start()
         client = _client(emulator.url)
         client.create_bucket(args.bucket)
         os.environ.setdefault("LOG_FORMAT", "text")
-        function = start_function(args.function_port, emulator.url)
+        if args.queue:  # chunks go to gcloud-tasks-emulator and a worker instead of running in line
+            from scripts.local_queue import LocalQueue
+
+            queue = LocalQueue(args.worker_port, emulator.url).start()
+            _say(f"queue {queue.env['TASKS_QUEUE']} on {queue.env['TASKS_EMULATOR_HOST']}; worker {queue.worker_url}")
+        function = start_function(args.function_port, emulator.url, queue.env if queue else None)
         inbox = Path(args.inbox).resolve() if args.inbox else None
         if inbox:
             inbox.mkdir(parents=True, exist_ok=True)
@@ -231,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if function is not None:
             stop(function)
+        if queue is not None:
+            queue.stop()
         emulator.stop()
 
 
@@ -256,7 +263,8 @@ def cat(args: argparse.Namespace) -> int:
     return 0
 
 
-DEFAULTS = {"gcs_port": 4443, "bucket": "uploads", "function_port": 8081, "inbox": None, "poll": 0.5}
+DEFAULTS = {"gcs_port": 4443, "bucket": "uploads", "function_port": 8081, "inbox": None, "poll": 0.5,
+            "queue": False, "worker_port": 8082}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     loop.add_argument("--function-port", type=int, default=argparse.SUPPRESS, help="default 8081")
     loop.add_argument("--inbox", default=argparse.SUPPRESS, help="also upload files copied into this folder")
     loop.add_argument("--poll", type=float, default=argparse.SUPPRESS, help="seconds between bucket listings (0.5)")
+    loop.add_argument("--queue", action="store_true", default=argparse.SUPPRESS,
+                      help="fan chunks out through gcloud-tasks-emulator to a worker process")
+    loop.add_argument("--worker-port", type=int, default=argparse.SUPPRESS, help="the worker's port (default 8082)")
     parser = argparse.ArgumentParser(prog="python scripts/local_loop.py", description=__doc__.split("\n\n")[0],
                                      parents=[shared, loop])
     commands = parser.add_subparsers(dest="command")

@@ -92,7 +92,7 @@ def check_result_set(bucket, prefix: str, words: list[str]) -> dict:
     names = set(store.list(prefix + "/"))
     count = len(words)
     pages = [f"{prefix}/pages/{n:04d}.md" for n in range(1, count + 1)]
-    assert names == {*pages, f"{prefix}/document.md", f"{prefix}/result.json"}, sorted(names)
+    assert names == {*pages, f"{prefix}/job.json", f"{prefix}/status.json", f"{prefix}/document.md", f"{prefix}/result.json"}, sorted(names)
     result = json.loads(store.read(f"{prefix}/result.json").data)
     assert result["status"] == "done", result
     assert result["page_count"] == count and result["failed_pages"] == []
@@ -116,7 +116,7 @@ def check_no_false_success(bucket, prefix: str, words: list[str]) -> str:
         # Leftover claims are allowed here: the outage may have hit their cleanup.
         names = {n for n in names if "/claims/" not in n}
         assert names == {*(f"{prefix}/pages/{n:04d}.md" for n in range(1, len(words) + 1)),
-                         f"{prefix}/document.md", f"{prefix}/result.json"}
+                         f"{prefix}/job.json", f"{prefix}/status.json", f"{prefix}/document.md", f"{prefix}/result.json"}
         texts = [read_page(store, prefix, n) for n in range(1, len(words) + 1)]
         assert store.read(f"{prefix}/document.md").data.decode() == to_markdown(texts)
         return "finished"

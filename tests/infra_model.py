@@ -89,7 +89,14 @@ class Infra:
     def production_env(self) -> dict[str, str]:
         """The environment both services get, with placeholder bucket names for Terraform's part."""
         # Terraform injects names and URLs, and the timeouts it derives as whole seconds.
-        env = {name: "300" if name.endswith("_SECONDS") else "example-bucket" for name in self.from_terraform}
+        placeholders = {
+            "TASKS_QUEUE": "projects/example/locations/europe-west1/queues/example",
+            "TASKS_WORKER_URL": "https://example-worker-123.europe-west1.run.app",
+            "TASKS_SERVICE_ACCOUNT": "tasks@example.iam.gserviceaccount.com",
+            "TASKS_MAX_ATTEMPTS": "10",
+        }
+        env = {name: placeholders.get(name) or ("300" if name.endswith("_SECONDS") else "example-bucket")
+               for name in self.from_terraform}
         env.update({name: "example-secret" for name in self.from_secret})
         env.update(self.env)
         return env

@@ -91,10 +91,14 @@ def _short(name: str) -> str:
     return re.sub(r"^.*?/((claims|pages)/)?([^/]+)$", r"\1\3", name)
 
 
-def test_lost_replies_to_conditional_writes(gcs_bucket, proxy, counting, monkeypatch):
+def test_lost_replies_to_conditional_writes(gcs_bucket, proxy, counting, monkeypatch, caplog):
     """Each conditional write lands but its reply is lost: the client retries and meets its own
     object (412). The claim is still ours (no wait for CLAIM_TTL_SECONDS), the page is not redone,
-    and the delivery finishes in one go."""
+    the log says the page is ours (not "written by another worker"), and the delivery finishes in
+    one go."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="gnosis.jobs")
     monkeypatch.setenv("CLAIM_WAIT_SECONDS", "3")
     words = PHRASES[:2]
     blob = upload(gcs_bucket, "lost.pdf", make_pdf_of(words), "application/pdf")
@@ -121,6 +125,9 @@ def test_lost_replies_to_conditional_writes(gcs_bucket, proxy, counting, monkeyp
     assert sorted(lost) == sorted(targets) and proxy.injected["lost"] == 3
     check_result_set(gcs_bucket, f"ocr-results/lost.pdf/{blob.generation}", words)
     assert counting.total == 2
+    messages = [record.getMessage() for record in caplog.records]
+    assert "page 1: our write landed but its reply was lost; the page is ours" in messages
+    assert not any("written by another" in message for message in messages)
 
 
 # --- storage gone ------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ def test_multi_page_pdf_gets_every_output(gcs_bucket, function_client, counting)
 
     prefix = f"ocr-results/inbox/report 1.pdf/{blob.generation}"
     assert list_names(gcs_bucket, "ocr-results/") == [
-        f"{prefix}/document.md", f"{prefix}/pages/0001.md", f"{prefix}/pages/0002.md",
-        f"{prefix}/pages/0003.md", f"{prefix}/result.json",
+        f"{prefix}/document.md", f"{prefix}/job.json", f"{prefix}/pages/0001.md", f"{prefix}/pages/0002.md",
+        f"{prefix}/pages/0003.md", f"{prefix}/result.json", f"{prefix}/status.json",
     ]  # and no claims left behind
     for number, words in enumerate(PAGE_WORDS, 1):
         page = gcs_bucket.blob(f"{prefix}/pages/{number:04d}.md").download_as_text()

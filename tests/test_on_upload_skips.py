@@ -146,6 +146,6 @@ def test_model_unavailable_raises_and_releases_its_claims(gcs_bucket, function_c
     monkeypatch.setattr(common.engines, "_engines", {})  # no engine built yet in this process
     blob = upload(gcs_bucket, "wait.pdf", make_pdf(2), "application/pdf")
     assert post_event(function_client, finalized_event(blob)) == 500  # the platform retries
-    # No result and no claim left to hold up the retry.
-    assert list_names(gcs_bucket) == ["wait.pdf"]
+    # No result and no claim left to hold up the retry: only the job record of the accepted job.
+    assert list_names(gcs_bucket) == ["ocr-results/wait.pdf/%s/%s" % (blob.generation, name) for name in ("job.json", "status.json")] + ["wait.pdf"]
     assert hub.server.snapshot() and hub.server.file_gets() == {}  # it asked the hub, which was down

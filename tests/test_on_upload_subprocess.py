@@ -93,7 +93,8 @@ def test_two_instances_racing_on_one_event(gcs_bucket, functions):
     assert Counter(first.pages_done() + second.pages_done()) == {1: 1, 2: 1, 3: 1}
     prefix = f"ocr-results/race.pdf/{blob.generation}"
     assert list_names(gcs_bucket, f"{prefix}/") == [
-        f"{prefix}/document.md", *(f"{prefix}/pages/{n:04d}.md" for n in (1, 2, 3)), f"{prefix}/result.json"]
+        f"{prefix}/document.md", f"{prefix}/job.json", *(f"{prefix}/pages/{n:04d}.md" for n in (1, 2, 3)),
+        f"{prefix}/result.json", f"{prefix}/status.json"]
 
 
 def test_killed_mid_document_then_redelivered(gcs_bucket, instances):
