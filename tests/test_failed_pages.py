@@ -66,8 +66,8 @@ def test_on_upload_records_failed_when_no_page_can_be_read(gcs_bucket, function_
     assert post_event(function_client, finalized_event(blob)) == 200  # acknowledged: retrying cannot help
     prefix = f"ocr-results/none.pdf/{blob.generation}"
     # Each page records its error; no document.md, since there is no document text.
-    assert list_names(gcs_bucket, "ocr-results/") == [
-        f"{prefix}/pages/0001.md", f"{prefix}/pages/0002.md", f"{prefix}/result.json"]
+    assert list_names(gcs_bucket, "ocr-results/") == [f"{prefix}/{name}" for name in (
+        "job.json", "pages/0001.md", "pages/0002.md", "result.json", "status.json")]
     result = read_json(gcs_bucket, f"{prefix}/result.json")
     assert result["status"] == "failed" and result["error"]["code"] == "corrupt_document"
     assert "no page could be read" in result["error"]["message"]

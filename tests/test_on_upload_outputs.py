@@ -73,7 +73,8 @@ def test_results_in_another_bucket(gcs_bucket, gcs_emulator, function_client, co
     assert post_event(function_client, finalized_event(blob)) == 200
     assert list_names(gcs_bucket) == ["a.png"]
     prefix = f"out/a.png/{blob.generation}"
-    assert list_names(results) == [f"{prefix}/document.md", f"{prefix}/pages/0001.md", f"{prefix}/result.json"]
+    assert list_names(results) == [f"{prefix}/{name}" for name in (
+        "document.md", "job.json", "pages/0001.md", "result.json", "status.json")]
     result = read_json(results, f"{prefix}/result.json")
     assert (result["status"], result["page_count"], result["failed_pages"]) == ("done", 1, [])
     assert "kilo lima mike" in results.blob(f"{prefix}/document.md").download_as_text().lower()

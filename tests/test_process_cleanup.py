@@ -72,3 +72,31 @@ def test_function_process_stop_ends_master_and_worker(probe, tmp_path):
     finally:
         function.stop()
     assert _left(probe) == {}
+
+
+def test_the_session_guard_fails_a_run_that_leaves_a_process_running(tmp_path):
+    """A test that starts a process in a session of its own and forgets it: the run fails, the
+    process is named, and it is ended."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "test_forgetful.py").write_text(
+        "import subprocess, sys\n"
+        "def test_forgets_its_process():\n"
+        "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # forgotten'],\n"
+        "                     start_new_session=True)\n")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider",
+                           f"--rootdir={tmp_path}", "-c", "/dev/null", str(tmp_path / "test_forgetful.py")],
+                          cwd=root, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 passed" in done.stdout and "LEFT RUNNING" in done.stdout and "# forgotten" in done.stdout
+    forgotten = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"# forgotten" in cmdline.read_bytes():
+                forgotten.append(cmdline.parent.name)
+        except OSError:
+            pass
+    assert forgotten == [], "the guard named the process but did not end it"

@@ -94,8 +94,9 @@ class CountingEngine:
         self.pages: Counter = Counter()
         self._lock = threading.Lock()
 
-    def load(self) -> dict:
-        return self.inner.load()
+    def load(self, wait_seconds: float | None = None) -> dict:
+        # The engines' own signature: pipeline.load_engine passes the model wait when it has one.
+        return self.inner.load() if wait_seconds is None else self.inner.load(wait_seconds=wait_seconds)
 
     def ocr_pages(self, images):
         results = self.inner.ocr_pages(images)
