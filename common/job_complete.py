@@ -14,6 +14,7 @@ from typing import Callable
 from common import job_layout
 from common.errors import ChunksFailed, CorruptDocument, OcrError
 from common.job_record import JobRecord
+from common.layout.repeats import move_repeated_edges
 from common.pipeline import DocumentResult, check_some_page_read, document_engine, to_markdown
 from common.results import failed_manifest, manifest, read_page, write_manifest
 from common.storage import ObjectStore
@@ -32,7 +33,9 @@ def complete_if_ready(
     missing = [n for n in record.pages if n not in present]
     if missing:
         return "waiting"
-    pages = [read_page(store, record.prefix, n) for n in record.pages]
+    # pages/NNNN.md were written page by page (the page-level view); document.md and result.json
+    # get the document-level one: paragraphs repeated at the page edges are running matter.
+    pages = move_repeated_edges([read_page(store, record.prefix, n) for n in record.pages])
     try:
         if all(present[n].get("gave_up") for n in record.pages):
             raise ChunksFailed(f"no page could be OCR'd: {pages[0].error}")

@@ -29,6 +29,7 @@ from common.config import Settings
 from common.documents import Document, Limits, Page, open_document, parse_page_range
 from common.errors import CorruptDocument, EngineFailed, OcrError, UnreadableDocument
 from common.engines import OcrEngine, PageText, choose_engine_name, get_engine
+from common.layout.repeats import move_repeated_edges
 from common.text_layer import judge
 
 FORMATS = ("markdown", "json", "text")
@@ -242,7 +243,9 @@ def ocr_document(
     """OCR the pages ``pages`` (a range like '1-3,5'; default all) of a document's bytes.
 
     ``on_page(result, total)`` is called as each page finishes (progress bars, streaming; it may
-    raise to stop between pages). ``check_pages(numbers)`` may refuse the pages before any OCR.
+    raise to stop between pages), with the page-level layout: the returned pages have the
+    document-level one (``common.layout.repeats``: paragraphs repeated at the page edges moved to
+    header / footer). ``check_pages(numbers)`` may refuse the pages before any OCR.
     ``model_wait_seconds`` bounds the wait for a model that is still loading (see ``load_engine``).
     Raises an ``OcrError`` subclass for documents that cannot be read (permanent) and for engine
     faults (``EngineFailed``, ``ModelUnavailable``: transient).
@@ -268,6 +271,8 @@ def ocr_document(
             if on_page:
                 on_page(result, len(numbers))
         check_some_page_read(results)
+        # Only the whole document shows what repeats on every page: a running title with no page number.
+        results = move_repeated_edges(results)
     finished = time.perf_counter()
     name, model, revision = document_engine(results, engine or (used[0] if used else None))
     return DocumentResult(

@@ -19,6 +19,7 @@ from common.dispatch import dispatcher_for
 from common.errors import BadRequest, JobNotDone, JobNotFound, NotConfigured, OcrError, StorageUnavailable
 from common.job_accept import Source, accept
 from common.job_record import read_record, read_result, status
+from common.layout.repeats import move_repeated_edges
 from common.pipeline import FORMATS, DocumentResult, render
 from common.results import read_page
 from common.storage import GcsStore
@@ -92,7 +93,7 @@ def get_result(request: flask.Request, settings: Settings, job_id: str):
         if fmt not in FORMATS:
             raise BadRequest(f"format must be one of {', '.join(FORMATS)}")
         document = DocumentResult(
-            page_count=record.page_count, pages=[read_page(store, prefix, n) for n in record.pages],
+            page_count=record.page_count, pages=move_repeated_edges([read_page(store, prefix, n) for n in record.pages]),
             engine=result["engine"], model=result["model"], revision=result["revision"], timings=result["timings"],
         )
     if fmt == "json":

@@ -12,6 +12,9 @@ The steps, one module each (rules in docs/layout.md):
 4. ``text``: rows into paragraphs, wrapped lines joined, line-end hyphens and dashes mended,
    words the recogniser glued split again (``words``: an English word list).
 
+Across pages, ``repeats.move_repeated_edges`` runs once a whole document is read: a paragraph
+that repeats at the top or bottom of its pages is running matter too.
+
 Every threshold is relative to the page (width, height) or to its median line height, so the
 same logic holds at any render size.
 """
