@@ -62,6 +62,8 @@ def test_digits_are_folded_and_a_footer_repeats_at_the_bottom():
 def test_one_page_is_no_evidence_and_a_middle_repeat_is_content():
     alone = pages_of(f"{TITLE}\n\nBody.")
     assert move_repeated_edges(alone) == alone
+    twice = pages_of(*[f"{TITLE}\n\nThe same page, scanned twice.\n\nIts end."] * 2)
+    assert move_repeated_edges(twice) == twice
     middle = pages_of(*(f"Own {word}.\n\nMore {word}.\n\n{NOTE}\n\nEven more {word}.\n\nLast {word}." for word in "ABC"))
     assert move_repeated_edges(middle) == middle
 

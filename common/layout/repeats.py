@@ -11,14 +11,15 @@ running matter when its normalised text (case, markup and punctuation dropped, e
 digits one symbol, so "Report 2024 - 3" and "Report 2024 - 4" match) is at the same edge of at
 least ``MIN_PAGES`` pages, and of at least half of the pages in a document of more than
 ``SMALL_DOCUMENT`` pages; a line the layout already put in another page's header (or footer)
-counts for that edge too. One page is no evidence; a paragraph that repeats in the middle of
-pages is content; a markdown table is never touched (a table's head row repeats on purpose).
+counts for that edge too. One page is no evidence, nor are pages whose bodies are the same
+throughout (a page scanned twice); a paragraph that repeats in the middle of pages is content; a
+markdown table is never touched (a table's head row repeats on purpose).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import defaultdict
 from dataclasses import replace
 from typing import Sequence, TypeVar
 
@@ -47,12 +48,17 @@ def move_repeated_edges(pages: Sequence[P]) -> list[P]:
     if read < MIN_PAGES:
         return list(pages)
     needed = max(MIN_PAGES, -(-read // 2)) if read > SMALL_DOCUMENT else MIN_PAGES
-    tops, bottoms = Counter(), Counter()
+    # Running matter repeats while the body changes: pages whose bodies are the same throughout
+    # (a page scanned twice, copies of one form) are one page's evidence, not several.
+    tops, bottoms = defaultdict(set), defaultdict(set)
     for page, body in zip(pages, blocks):
-        tops.update(_keys(body[:EDGE_BLOCKS] + list(page.header)))
-        bottoms.update(_keys(body[-EDGE_BLOCKS:] + list(page.footer)))
-    top = {key for key, count in tops.items() if count >= needed}
-    bottom = {key for key, count in bottoms.items() if count >= needed}
+        whole = tuple(_key(block) or block for block in body)
+        for key in _keys(body[:EDGE_BLOCKS] + list(page.header)):
+            tops[key].add(whole)
+        for key in _keys(body[-EDGE_BLOCKS:] + list(page.footer)):
+            bottoms[key].add(whole)
+    top = {key for key, bodies in tops.items() if len(bodies) >= needed}
+    bottom = {key for key, bodies in bottoms.items() if len(bodies) >= needed}
     if not top and not bottom:
         return list(pages)
     return [_moved(page, body, top, bottom) for page, body in zip(pages, blocks)]
