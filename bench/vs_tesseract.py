@@ -2,6 +2,7 @@
 
     make bench-setup                       # once: Debian's tesseract-ocr (apt)
     .venv/bin/python bench/vs_tesseract.py [--threads 2] [--repeats 2] [--sample 20] [--levers]
+    .venv/bin/python bench/vs_tesseract.py --only drawn:flowchart,drawn:form,drawn:receipt   # short run
 
 Pages: the first page of each olmOCR-Bench sample PDF ($GNOSIS_SHARED or ../shared:
 bench/olmocr-sample), rendered once by ``common.documents`` at RENDER_LONG_EDGE, and the drawn
@@ -25,7 +26,7 @@ the mean recall and s/page of both and the ratio; then olmOCR text rules passed 
 Recall is bag-of-words: the share of the page's words (drawn pages: every word drawn; sample
 pages: the words of its present/order rules) found in the engine's text, counted with
 multiplicity, case-insensitive, punctuation stripped. --levers times a few rapidocr settings on
-three pages (see bench/RESULTS.md).
+the lever pages, or on the --only pages (see bench/RESULTS.md 9b, 9c).
 """
 
 from __future__ import annotations
@@ -136,25 +137,36 @@ def levers(pages: list[dict], threads: int) -> None:
         "Rec.rec_batch_num=1": {"Rec.rec_batch_num": 1},
         "Rec.rec_batch_num=16": {"Rec.rec_batch_num": 16},
         "Det.limit_side_len=960": {"Det.limit_side_len": 960},
+        "Det.limit_side_len=640": {"Det.limit_side_len": 640},
         "Rec.rec_img_shape=[3,48,480]": {"Rec.rec_img_shape": [3, 48, 480]},
         "enable_cpu_mem_arena": {"EngineConfig.onnxruntime.enable_cpu_mem_arena": True},
+        "Det.limit_side_len=960 + arena": {"Det.limit_side_len": 960,
+                                           "EngineConfig.onnxruntime.enable_cpu_mem_arena": True},
     }
     engines = {name: LiteEngine(settings, params) for name, params in grid.items()}
+    # Tesseract in the same rotation: each setting's time against it, side by side.
+    runs = {name: (lambda page, engine=engine: engine.ocr_pages([page["image"]])[0].text)
+            for name, engine in engines.items()}
+    runs["tesseract"] = lambda page: tesseract(page["png"], threads)
+    grid = list(runs)
+    for engine in engines.values():
+        engine.ocr_pages([pages[0]["image"]])  # first ONNX calls build caches: not timed
     seconds = {name: [] for name in grid}
     found = {name: [] for name in grid}
     for index, page in enumerate(pages):
         names = list(grid)[index % len(grid):] + list(grid)[:index % len(grid)]
         for name in names:
-            spent, result = timed(lambda: engines[name].ocr_pages([page["image"]])[0].text)
+            spent, result = timed(lambda: runs[name](page))
             seconds[name].append(spent)
             found[name].append(recall(page["truth"], result))
     base = sum(seconds["default"])
-    print(f"\nlevers on {len(pages)} pages ({', '.join(p['name'] for p in pages)}):")
-    print("| setting | s/page | vs default | recall |")
-    print("|---|---|---|---|")
+    print(f"\nlevers on {len(pages)} page reads ({', '.join(p['name'] for p in pages)}), one rotation each:")
+    print("| setting | s/page | vs default | vs tesseract | recall |")
+    print("|---|---|---|---|---|")
     for name in grid:
         total = sum(seconds[name])
-        print(f"| {name} | {total / len(pages):.2f} | {total / base:.2f} | {100 * statistics.mean(found[name]):.1f}% |")
+        print(f"| {name} | {total / len(pages):.2f} | {total / base:.2f} | {total / sum(seconds['tesseract']):.2f} | "
+              f"{100 * statistics.mean(found[name]):.1f}% |")
 
 
 def main() -> None:
@@ -165,6 +177,7 @@ def main() -> None:
     parser.add_argument("--levers", action="store_true", help="also time rapidocr settings")
     parser.add_argument("--levers-only", action="store_true", help="only time rapidocr settings")
     parser.add_argument("--no-cli", action="store_true", help="skip the lite command-line timing")
+    parser.add_argument("--only", default="", help="comma-separated page names (e.g. drawn:form,drawn:receipt): a short run")
     args = parser.parse_args()
     if shutil.which("tesseract") is None:
         sys.exit("tesseract is not installed: run `make bench-setup` (Debian's tesseract-ocr)")
@@ -175,9 +188,11 @@ def main() -> None:
     settings = Settings.from_env({"LITE_THREADS": str(args.threads)})
     folder = Path(tempfile.mkdtemp(prefix="gnosis-vs-tesseract-"))
     pages = make_pages(folder, args.sample, settings)
+    if args.only:
+        pages = [page for page in pages if page["name"] in args.only.split(",")]
     if args.levers_only:
         print(f"machine: {machine()}; threads: {args.threads}")
-        levers([p for p in pages if p["name"] in LEVER_PAGES], args.threads)
+        levers([p for p in pages if args.only or p["name"] in LEVER_PAGES] * args.repeats, args.threads)
         return
     engine = LiteEngine(settings)
     engine.ocr_pages([pages[0]["image"]])  # first ONNX calls build caches: not timed
