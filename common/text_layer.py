@@ -214,6 +214,8 @@ class _Run:
 
     def line(self) -> Line:
         text = "".join(_LIGATURES.get(c, c) for c in self.text)
+        # TeX typesets double quotes as two single ones (``...''); a reader sees double quotes.
+        text = text.replace("\u2018\u2018", "\u201c").replace("\u2019\u2019", "\u201d")
         return Line(" ".join(text.split()), self.x0, self.y0, self.x1, self.y1)
 
 

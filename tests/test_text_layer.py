@@ -283,3 +283,11 @@ def test_accents_drawn_apart_from_their_letters_are_put_back():
     page.text(x + size * sum(width[c] for c in "A cafe for naive "), 100, "readers", size)
     [result] = read(build_pdf([page]), CountingFactory(None))
     assert result.text == "A café for naïve readers"
+
+
+def test_tex_double_quotes_made_of_two_single_ones_read_as_double_quotes():
+    # Regression: the olmOCR sample's ‘‘corporate social responsibility’’ failed a rule that OCR
+    # passed (OCR reads the pair as one double quote, as a reader does).
+    page = PdfPage().text(72, 100, "The term \u2018\u2018corporate social responsibility\u2019\u2019 is in vogue", 12)
+    [result] = read(build_pdf([page]), CountingFactory(None))
+    assert result.text == "The term \u201ccorporate social responsibility\u201d is in vogue"
