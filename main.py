@@ -2,7 +2,9 @@
 
 functions-framework targets (deploy these names):
     ocr_on_upload   CloudEvent: google.cloud.storage.object.v1.finalized
-    ocr_http        HTTP: POST /ocr, GET /healthz, GET|POST /warmup
+    ocr_http        HTTP: POST /ocr, POST /jobs, GET /jobs/<id>[/result], GET /healthz, GET|POST /warmup,
+                    GET / (the web page; its files under /ui/), GET /jobs/<id>/pages/<n>.png
+    ocr_worker      HTTP, private (Cloud Tasks only): POST /tasks/chunk, POST /tasks/callback
 
 Command line:
     python main.py ocr FILE [--engine auto|lite|vlm] [--text-layer auto|off] [--pages 1-3,5]
@@ -18,6 +20,7 @@ import sys
 
 from functions.http import ocr_http  # noqa: F401  (functions-framework target)
 from functions.on_upload import ocr_on_upload  # noqa: F401  (functions-framework target)
+from functions.worker import ocr_worker  # noqa: F401  (functions-framework target)
 
 
 def _ocr_command(args: argparse.Namespace) -> int:

@@ -108,3 +108,53 @@ class ModelCacheDamaged(ModelUnavailable):
     """
 
     code = "model_cache_damaged"
+
+
+class EngineFailed(OcrError):
+    """The OCR engine failed (out of GPU memory, a model that will not load, a runtime crash).
+
+    A fault of the server, not of the document: the request or event is retried, and no page is
+    recorded as failed because of it.
+    """
+
+    status, code, permanent = 503, "engine_failed", False
+    retry_after_seconds = 30
+class PageBudget(OcrError):
+    """More pages than one synchronous POST /ocr may OCR (SYNC_MAX_PAGES)."""
+
+    status, code, permanent = 413, "too_many_pages_for_sync", True
+
+
+class DeadlineExceeded(OcrError):
+    """POST /ocr stopped between pages before the service's request timeout."""
+
+    status, code, permanent = 504, "deadline_exceeded", False
+
+
+class JobNotFound(OcrError):
+    status, code, permanent = 404, "job_not_found", True
+
+
+class JobNotDone(OcrError):
+    """GET /jobs/<id>/result before the job is done; ``job`` is its status."""
+
+    status, code, permanent = 409, "job_not_done", False
+
+    def __init__(self, message: str, job: dict):
+        super().__init__(message)
+        self.job = job
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "job": self.job}
+
+
+class NotConfigured(OcrError):
+    """A route needs a variable this deployment did not set."""
+
+    status, code, permanent = 503, "not_configured", False
+
+
+class ChunksFailed(OcrError):
+    """Every page of a job was given up by its chunk (out of retries, or its source gone)."""
+
+    status, code, permanent = 500, "chunks_failed", True

@@ -10,6 +10,12 @@ and a holder doing long work refreshes it (``refresh``) to keep it alive. An exp
 over by rewriting it with ``if_generation_match=<the stale generation>``, so of several instances
 that notice the expiry together only one wins. ``release`` deletes the object only if it is still
 ours (same generation), so a holder that overran its TTL cannot delete its successor's lock.
+
+``Lease`` is how a holder does long work under the lock: a thread refreshes it, and ``lost`` says
+when the work must stop: the lock was taken over, or it was not refreshed for most of its TTL (by
+the holder's own clock, counted from when the last successful write was *sent*, so the holder gives
+up before anyone else may take over). Refresh and release never overlap (one mutex), so a refresh in
+flight cannot make ``release`` miss the lock's current generation and leave it held for a TTL.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -49,7 +56,10 @@ def default_holder() -> str:
 
 
 class GcsLock:
-    def __init__(self, bucket: str, name: str, ttl_seconds: int, *, client=None, holder: str | None = None):
+    def __init__(self, bucket: str, name: str, ttl_seconds: int, *, client=None, holder: str | None = None,
+                 retry=None):
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
         if client is None:
             from common.storage import gcs_client
 
@@ -60,6 +70,11 @@ class GcsLock:
         self.holder = holder or default_holder()
         self.generation: int | None = None  # set while we hold the lock
         self._bucket = client.bucket(bucket)
+        self._mutex = threading.Lock()  # refresh and release, one at a time
+        # Every call gives up within a third of the TTL (the library's default retries for 120 s):
+        # a refresh stuck in retries would hold up release and outlive the lease it should extend.
+        self._timeout = max(1.0, ttl_seconds / 3)
+        self._retry = retry or DEFAULT_RETRY.with_timeout(self._timeout)
 
     @property
     def location(self) -> str:
@@ -77,7 +92,8 @@ class GcsLock:
 
         blob = self._bucket.blob(self.name)
         try:
-            blob.upload_from_string(self._payload(), content_type="application/json", if_generation_match=if_generation_match)
+            blob.upload_from_string(self._payload(), content_type="application/json", if_generation_match=if_generation_match,
+                                    retry=self._retry, timeout=self._timeout)
         except (PreconditionFailed, NotFound):
             return False
         self.generation = blob.generation
@@ -87,13 +103,14 @@ class GcsLock:
         """The lock as stored now, or None when there is no lock object."""
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
-        blob = self._bucket.get_blob(self.name)
+        blob = self._bucket.get_blob(self.name, retry=self._retry, timeout=self._timeout)
         if blob is None:
             return None
         ttl = self.ttl_seconds
         holder = "?"
         try:
-            content = json.loads(blob.download_as_bytes(if_generation_match=blob.generation))
+            content = json.loads(blob.download_as_bytes(if_generation_match=blob.generation, retry=self._retry,
+                                                        timeout=self._timeout))
             holder = str(content.get("holder", "?"))
             # The holder's TTL rules its own lock: instances may be configured differently.
             ttl = int(content.get("ttl_seconds", ttl))
@@ -129,26 +146,97 @@ class GcsLock:
         return False
 
     def refresh(self) -> bool:
-        """Extend our lock's life; False if we no longer hold it (it expired and was taken over)."""
-        if self.generation is None:
+        """Extend our lock's life; False if we no longer hold it (it expired and was taken over, or
+        was released)."""
+        with self._mutex:
+            if self.generation is None:
+                return False
+            if self._write(if_generation_match=self.generation):
+                return True
+            current = self.state()
+            if current is not None and current.holder == self.holder:
+                self.generation = current.generation  # our refresh landed; only its reply was lost
+                return True
+            log.warning("download lock %s: lost it (another instance took it over after it expired)", self.location)
+            self.generation = None
             return False
-        if self._write(if_generation_match=self.generation):
-            return True
-        current = self.state()
-        if current is not None and current.holder == self.holder:
-            self.generation = current.generation  # our refresh landed; only its reply was lost
-            return True
-        log.warning("download lock %s: lost it (another instance took it over after it expired)", self.location)
-        self.generation = None
-        return False
 
     def release(self) -> None:
+        """Delete the lock if it is still ours; waits for a refresh in flight, so it deletes the
+        generation that refresh wrote, not the one before."""
         from google.api_core.exceptions import NotFound, PreconditionFailed
 
-        if self.generation is None:
-            return
+        with self._mutex:
+            if self.generation is None:
+                return
+            try:
+                self._bucket.blob(self.name).delete(if_generation_match=self.generation, retry=self._retry,
+                                                    timeout=self._timeout)
+            except NotFound:
+                pass
+            except PreconditionFailed:
+                current = self.state()
+                if current is not None and current.holder == self.holder:
+                    # Still ours at a generation we did not see (a write whose reply was lost).
+                    try:
+                        self._bucket.blob(self.name).delete(if_generation_match=current.generation, retry=self._retry,
+                                                            timeout=self._timeout)
+                    except (NotFound, PreconditionFailed):
+                        log.warning("download lock %s changed hands during release", self.location)
+                else:
+                    log.warning("download lock %s was no longer ours at release", self.location)
+            finally:
+                self.generation = None
+
+
+class Lease:
+    """Hold ``lock`` for a stretch of work: refresh it every third of its TTL in a thread, say when it
+    is ``lost``, and release it on exit. ``acquired_at``: ``time.monotonic()`` taken just before the
+    ``try_acquire`` that won (the storage service's clock started the TTL no earlier than that)."""
+
+    # Give up this far before the TTL runs out by our clock: room for clock rates and a last chunk.
+    MARGIN = 0.1
+
+    def __init__(self, lock: GcsLock, *, acquired_at: float, every_seconds: float | None = None):
+        self.lock = lock
+        self._every = every_seconds or max(1.0, lock.ttl_seconds / 3)
+        self._valid_until = acquired_at + lock.ttl_seconds * (1 - self.MARGIN)
+        self._taken_over = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="download-lock-lease", daemon=True)
+
+    @property
+    def lost(self) -> bool:
+        return self._taken_over.is_set() or time.monotonic() >= self._valid_until
+
+    @property
+    def why_lost(self) -> str:
+        if self._taken_over.is_set():
+            return "another instance took it over"
+        return f"it could not be refreshed for {self.lock.ttl_seconds * (1 - self.MARGIN):.0f} s"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            sent = time.monotonic()
+            try:
+                held = self.lock.refresh()
+            except Exception:  # a storage hiccup: the next beat retries; `lost` turns true if none succeeds in time
+                log.warning("download lock %s: refresh failed", self.lock.location, exc_info=True)
+                continue
+            if not held:
+                if not self._stop.is_set():
+                    self._taken_over.set()
+                return
+            self._valid_until = sent + self.lock.ttl_seconds * (1 - self.MARGIN)
+
+    def __enter__(self) -> "Lease":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
         try:
-            self._bucket.blob(self.name).delete(if_generation_match=self.generation)
-        except (NotFound, PreconditionFailed):
-            log.warning("download lock %s was no longer ours at release", self.location)
-        self.generation = None
+            self.lock.release()  # waits for a refresh in flight (same mutex), then deletes what is current
+        except Exception:  # noqa: BLE001 - storage unreachable: the TTL frees the lock instead
+            log.warning("download lock %s: release failed; it expires after %d s", self.lock.location,
+                        self.lock.ttl_seconds, exc_info=True)

@@ -7,6 +7,13 @@ when the first page needs it, so a born-digital PDF never loads one.
 The stages are plain functions so the handlers can compose them: the CLI and POST /ocr call
 ``ocr_document``; the on-upload function drives ``ocr_pages`` itself so that it can skip pages a
 previous attempt finished and store each page as soon as it is done.
+
+Whose fault is it? Only what belongs to a page fails that page: a page that cannot be rendered, or
+one the engine itself reports unreadable (``PageText.error``: a page that loops, an image the model's
+processor refuses). Anything else the engine raises (out of GPU memory, a model that will not load,
+a runtime crash) is the server's fault: it raises ``EngineFailed`` (503, transient), so a client
+retries and an on-upload event is redelivered, and no page is recorded as failed for it. The engine
+is loaded once, before the first page it reads, so a broken model fails the request once, not once per page.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Callable, Iterable, Iterator, Union
 
 from common.config import Settings
 from common.documents import Document, Limits, Page, open_document, parse_page_range
-from common.errors import CorruptDocument, OcrError, UnreadableDocument
+from common.errors import CorruptDocument, EngineFailed, OcrError, UnreadableDocument
 from common.engines import OcrEngine, PageText, choose_engine_name, get_engine
 from common.text_layer import judge
 
@@ -71,12 +78,30 @@ class DocumentResult:
         }
 
 
+def load_engine(engine: OcrEngine, wait_seconds: float | None = None) -> dict:
+    """``engine.load()`` (once per process), with its faults as OcrErrors.
+
+    ``wait_seconds`` bounds how long this caller waits for a model another thread or instance is
+    still loading (``ModelUnavailable`` after it; see ``model_cache.load_once``). A fault that is not
+    an OcrError (a RuntimeError from CUDA, a file the loader cannot parse) becomes ``EngineFailed``.
+    """
+    try:
+        # Without a bound, the plain call: an engine need not know about waiting at all.
+        return engine.load() if wait_seconds is None else engine.load(wait_seconds=wait_seconds)
+    except OcrError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the engine raises, the caller gets a 503 / a retry
+        log.error("the %s engine could not be loaded: %r", engine.name, exc)
+        raise EngineFailed(f"the {engine.name} engine could not be loaded: {type(exc).__name__}: {exc}") from exc
+
+
 EngineSource = Union[OcrEngine, Callable[[], OcrEngine]]
 TEXT_LAYER_MODEL = "pypdfium2"  # what "engine"/"model" say when no page of a document was OCR'd
 
 
 def ocr_pages(
-    document: Document, numbers: Iterable[int], engine: EngineSource, *, settings: Settings
+    document: Document, numbers: Iterable[int], engine: EngineSource, *, settings: Settings,
+    model_wait_seconds: float | None = None,
 ) -> Iterator[PageResult]:
     """Read ``numbers``, yielding pages in order: each from its text layer when
     ``choose_text_layer`` says so, the others rendered and OCR'd in batches of the engine's
@@ -87,7 +112,7 @@ def ocr_pages(
     cannot be rendered (a broken page object, a frame over the pixel limit) is yielded with its
     error; the others go on.
     """
-    engines = _Engines(engine, settings)
+    engines = _Engines(engine, settings, model_wait_seconds)
     batch: list[Page] = []
     reasons: list[str | None] = []
 
@@ -151,8 +176,9 @@ class _Engines:
     """The engine for OCR'd pages, built (from a factory) and loaded on first use; its name is
     known before."""
 
-    def __init__(self, engine: EngineSource, settings: Settings):
+    def __init__(self, engine: EngineSource, settings: Settings, model_wait_seconds: float | None = None):
         self._engine = engine if hasattr(engine, "ocr_pages") else None
+        self._wait = model_wait_seconds
         self._factory = None if self._engine is not None else engine
         self._loaded = False
         self.name = self._engine.name if self._engine is not None else choose_engine_name(settings.ocr_engine)[0]
@@ -162,8 +188,9 @@ class _Engines:
             self._engine = self._factory()
         if not self._loaded:
             self._loaded = True
-            if hasattr(self._engine, "load"):
-                self._engine.load()  # once per process; a vlm knows its revision only once loaded
+            # Once per process, before the engine's first page; a vlm knows its revision only once
+            # loaded. Its faults are EngineFailed / ModelUnavailable: the whole call is retried.
+            load_engine(self._engine, self._wait)
         return self._engine
 
 
@@ -190,13 +217,11 @@ def _ocr_batch(batch: list[Page], engine: OcrEngine) -> list[PageResult]:
         texts = engine.ocr_pages([page.image for page in batch])
     except OcrError:
         raise  # ModelUnavailable and the like: the whole request or event should be retried
-    except Exception as exc:  # noqa: BLE001 - an engine crash on a page is that page's failure
-        if len(batch) > 1:
-            # Find the page that breaks the engine; the others still get read.
-            return [result for page in batch for result in _ocr_batch([page], engine)]
-        log.warning("page %d: the %s engine failed: %r", batch[0].number, engine.name, exc)
-        return [PageResult(batch[0].number, "", seconds=round(time.perf_counter() - started, 3),
-                           error=f"engine_error: {type(exc).__name__}: {exc}")]
+    except Exception as exc:  # noqa: BLE001 - the engine's fault, not the pages': retry, do not record
+        pages = ", ".join(str(page.number) for page in batch)
+        log.error("the %s engine failed on page(s) %s: %r", engine.name, pages, exc)
+        raise EngineFailed(f"the {engine.name} engine failed on page(s) {pages}: {type(exc).__name__}: {exc}; "
+                           "retry later") from exc
     seconds = (time.perf_counter() - started) / len(batch)
     return [
         PageResult(page.number, text.text, text.header, text.footer, round(seconds, 3), text.error)
@@ -211,15 +236,22 @@ def ocr_document(
     engine: OcrEngine | None = None,
     pages: str | None = None,
     on_page: Callable[[PageResult, int], None] | None = None,
+    model_wait_seconds: float | None = None,
+    check_pages: Callable[[list[int]], None] | None = None,
 ) -> DocumentResult:
     """OCR the pages ``pages`` (a range like '1-3,5'; default all) of a document's bytes.
 
-    ``on_page(result, total)`` is called as each page finishes (progress bars, streaming).
-    Raises an ``OcrError`` subclass for documents that cannot be read.
+    ``on_page(result, total)`` is called as each page finishes (progress bars, streaming; it may
+    raise to stop between pages). ``check_pages(numbers)`` may refuse the pages before any OCR.
+    ``model_wait_seconds`` bounds the wait for a model that is still loading (see ``load_engine``).
+    Raises an ``OcrError`` subclass for documents that cannot be read (permanent) and for engine
+    faults (``EngineFailed``, ``ModelUnavailable``: transient).
     """
     started = time.perf_counter()
     with open_document(data, Limits.from_settings(settings)) as document:
         numbers = parse_page_range(pages, document.page_count)
+        if check_pages:
+            check_pages(numbers)
         opened = time.perf_counter()
         used: list[OcrEngine] = []
 
@@ -230,7 +262,8 @@ def ocr_document(
             return used[-1]
 
         results = []
-        for result in ocr_pages(document, numbers, engine or build, settings=settings):
+        for result in ocr_pages(document, numbers, engine or build, settings=settings,
+                                 model_wait_seconds=model_wait_seconds):
             results.append(result)
             if on_page:
                 on_page(result, len(numbers))
@@ -267,6 +300,9 @@ _MARKUP = (
     (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M), ""),  # heading marks
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
     (re.compile(r"^[ \t]*[-*+][ \t]+", re.M), ""),  # list bullets
+    (re.compile(r"^\|(?:[ \t]*:?-+:?[ \t]*\|)+[ \t]*$\n?", re.M), ""),  # markdown table rule line
+    (re.compile(r"(?<!\\)\|"), " "),  # table cell bars (lite tables)
+    (re.compile(r"\\\|"), "|"),  # an escaped bar inside a cell
     (re.compile(r"[ \t]+"), " "),
     (re.compile(r" ([.,;:!?])"), r"\1"),  # the space a removed tag left before punctuation
 )

@@ -9,14 +9,16 @@ claims and completion markers stay correct when two deliveries race.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import tempfile
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from common.errors import BadRequest, ObjectNotFound, TooLarge
+from common.errors import BadRequest, ObjectNotFound, TooLarge, UnreadableDocument
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class ObjectStore(Protocol):
 
     def read(self, name: str, max_bytes: int | None = None, generation: int | None = None) -> StoredObject:
         """The object (that generation of it, if given), or ObjectNotFound; TooLarge past
-        max_bytes (checked before downloading)."""
+        max_bytes, which holds on the bytes that reach memory: checked on the stored size before
+        downloading, and again on the bytes as they arrive and as they are inflated."""
         ...
 
     def write(
@@ -46,6 +49,12 @@ class ObjectStore(Protocol):
     def exists(self, name: str) -> bool: ...
 
     def list(self, prefix: str) -> list[str]: ...
+
+    def children(self, prefix: str) -> dict[str, dict[str, str]]:
+        """Objects directly under ``prefix`` (which ends with '/'), not in deeper "folders":
+        name -> metadata. Job code lists only through this, so a user's object name that reaches
+        below a job's folder (``a.pdf/<G>/pages/x.pdf``) never shows up as one of its pages."""
+        ...
 
     def delete(self, name: str) -> None: ...
 
@@ -99,19 +108,27 @@ class GcsStore:
     def read(self, name: str, max_bytes: int | None = None, generation: int | None = None) -> StoredObject:
         from google.api_core.exceptions import NotFound
 
+        where = f"{self.location}/{name}"
         blob = self._bucket.get_blob(name, generation=generation, retry=self.retry)
         if blob is None:
-            raise ObjectNotFound(f"{self.location}/{name} does not exist")
+            raise ObjectNotFound(f"{where} does not exist")
         if max_bytes is not None and (blob.size or 0) > max_bytes:
-            raise TooLarge(f"{self.location}/{name} is {blob.size} bytes; the limit is {max_bytes} (MAX_UPLOAD_BYTES)")
+            raise TooLarge(f"{where} is {blob.size} bytes; the limit is {max_bytes} (MAX_UPLOAD_BYTES)")
+        sink = _CappedBuffer(max_bytes, where)
         try:
             # Pin the generation we measured, so a concurrent overwrite cannot slip past the size
             # check. A fresh blob (no mediaLink) puts ``generation=`` in the download URL itself:
             # the mediaLink of a metadata response only carries it on real GCS, not on emulators.
+            # raw_download: the stored bytes as they are. Without it the client inflates an object
+            # stored with Content-Encoding: gzip (gsutil cp -Z) with no bound at all; we inflate
+            # it ourselves, up to the limit.
             pinned = self._bucket.blob(name, generation=blob.generation)
-            data = pinned.download_as_bytes(if_generation_match=blob.generation, retry=self.retry)
+            pinned.download_to_file(sink, raw_download=True, if_generation_match=blob.generation, retry=self.retry)
         except NotFound:
-            raise ObjectNotFound(f"{self.location}/{name} does not exist") from None
+            raise ObjectNotFound(f"{where} does not exist") from None
+        data = sink.getvalue()
+        if (blob.content_encoding or "").strip().lower() == "gzip":
+            data = gunzip_bounded(data, max_bytes, where)
         return StoredObject(name, data, dict(blob.metadata or {}), blob.generation)
 
     def write(self, name, data, content_type, *, metadata=None, if_absent=False, if_generation=None) -> bool:
@@ -135,6 +152,10 @@ class GcsStore:
     def list(self, prefix: str) -> list[str]:
         return [blob.name for blob in self._bucket.list_blobs(prefix=prefix, retry=self.retry)]
 
+    def children(self, prefix: str) -> dict[str, dict[str, str]]:
+        blobs = self._bucket.list_blobs(prefix=prefix, delimiter="/", retry=self.retry)
+        return {blob.name: dict(blob.metadata or {}) for blob in blobs}
+
     def delete(self, name: str) -> None:
         from google.api_core.exceptions import NotFound
 
@@ -143,6 +164,41 @@ class GcsStore:
             self._bucket.blob(name).delete(retry=self.retry)
         except NotFound:
             pass
+
+
+class _CappedBuffer(io.BytesIO):
+    """A download target that refuses to grow past ``limit`` bytes (None: no limit)."""
+
+    def __init__(self, limit: int | None, where: str):
+        super().__init__()
+        self.limit, self.where = limit, where
+
+    def write(self, chunk) -> int:
+        if self.limit is not None and self.tell() + len(chunk) > self.limit:
+            raise TooLarge(f"{self.where} is over the limit of {self.limit} bytes (MAX_UPLOAD_BYTES)")
+        return super().write(chunk)
+
+
+def gunzip_bounded(data: bytes, limit: int | None, where: str) -> bytes:
+    """Inflate gzip ``data`` (every member, as ``gzip`` does) to at most ``limit`` bytes, else TooLarge.
+
+    zlib stops at ``max_length``, so a small object that inflates to gigabytes costs ``limit`` bytes.
+    """
+    out = bytearray()
+    rest = data
+    try:
+        while rest:
+            inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+            room = 0 if limit is None else limit + 1 - len(out)  # 0 means unlimited to zlib; room is >= 1 here
+            out += inflater.decompress(rest, room)
+            if limit is not None and len(out) > limit:
+                raise TooLarge(f"{where} inflates to more than the limit of {limit} bytes (MAX_UPLOAD_BYTES)")
+            if not inflater.eof:
+                raise UnreadableDocument(f"{where} is stored with Content-Encoding: gzip but its gzip data is cut short")
+            rest = inflater.unused_data
+    except zlib.error as exc:
+        raise UnreadableDocument(f"{where} is stored with Content-Encoding: gzip but is not valid gzip ({exc})") from None
+    return bytes(out)
 
 
 _LOCAL_CAS_LOCK = threading.Lock()
@@ -165,8 +221,11 @@ class LocalStore:
         path = self._path(name)
         if not path.is_file() or (generation is not None and path.stat().st_mtime_ns != generation):
             raise ObjectNotFound(f"{path} does not exist")
-        if max_bytes is not None and path.stat().st_size > max_bytes:
-            raise TooLarge(f"{path} is {path.stat().st_size} bytes; the limit is {max_bytes} (MAX_UPLOAD_BYTES)")
+        with open(path, "rb") as handle:
+            # Read at most one byte past the limit: the file may have grown since any stat().
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise TooLarge(f"{path} is over the limit of {max_bytes} bytes (MAX_UPLOAD_BYTES)")
         meta_path = path.with_name(path.name + ".meta")
         metadata = {}
         if meta_path.is_file():
@@ -174,7 +233,7 @@ class LocalStore:
 
             metadata = json.loads(meta_path.read_text())
         # A file's mtime stands in for the GCS generation.
-        return StoredObject(name, path.read_bytes(), metadata, path.stat().st_mtime_ns)
+        return StoredObject(name, data, metadata, path.stat().st_mtime_ns)
 
     def write(self, name, data, content_type, *, metadata=None, if_absent=False, if_generation=None) -> bool:
         import json
@@ -216,6 +275,19 @@ class LocalStore:
             if path.is_file() and not name.endswith(".meta") and name.startswith(prefix):
                 names.append(name)
         return sorted(names)
+
+    def children(self, prefix: str) -> dict[str, dict[str, str]]:
+        import json
+
+        folder = self.root / prefix
+        if not prefix.endswith("/") or not folder.is_dir():
+            return {}
+        found = {}
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.endswith(".meta"):
+                meta = path.with_name(path.name + ".meta")
+                found[prefix + path.name] = json.loads(meta.read_text()) if meta.is_file() else {}
+        return found
 
     def delete(self, name: str) -> None:
         path = self._path(name)

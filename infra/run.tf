@@ -1,13 +1,13 @@
-# The two functions-framework targets of main.py, each a Cloud Run service built from source.
-# Both get the same environment (local.runtime_env, from runtime_env.json) and the same model
-# cache volume; they differ in trigger, identity, ingress and sizing.
+# The three functions-framework targets of main.py, each a Cloud Run service running an image
+# built from this repository (images.tf), by digest. All get the same environment
+# (local.runtime_env, from runtime_env.json) and differ in target, identity, ingress, sizing and
+# image; only the services that run the vlm engine mount the model cache (modules/plan decides).
 
 locals {
   functions = {
     upload = {
       target         = "ocr_on_upload"
       signature_type = "cloudevent"
-      sizing         = var.upload
       account        = google_service_account.upload.email
       # Eventarc deliveries count as internal traffic; nothing else needs to reach it.
       ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY"
@@ -15,74 +15,71 @@ locals {
     http = {
       target         = "ocr_http"
       signature_type = "http"
-      sizing         = var.http
       account        = google_service_account.http.email
       # Reachable from anywhere, but only by callers holding roles/run.invoker (see iam.tf).
       ingress = var.http_ingress
     }
+    worker = {
+      target         = "ocr_worker"
+      signature_type = "http"
+      account        = google_service_account.worker.email
+      # Cloud Tasks in the same project counts as internal traffic; only the tasks account may invoke it.
+      ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    }
   }
 
-  image_base = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
-  base_image = "${var.region}-docker.pkg.dev/serverless-runtimes/google-22-full/runtimes/${var.python_runtime}"
+  services = { for key, plan in module.plan.services : key => merge(local.functions[key], plan) }
+
+  # Cloud Run's deterministic URL, known before the service exists: the services that enqueue
+  # tasks need it in their environment, and the worker needs its own (callback tasks).
+  worker_name = "${local.name_prefix}-worker"
+  worker_url  = "https://${local.worker_name}-${data.google_project.this.number}.${var.region}.run.app"
 }
 
 resource "google_cloud_run_v2_service" "fn" {
-  for_each = local.functions
+  for_each = local.services
 
   name                = "${local.name_prefix}-${each.key}"
   location            = var.region
   ingress             = each.value.ingress
   labels              = local.labels
   deletion_protection = false # stateless; the data lives in the buckets
-
-  build_config {
-    source_location = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.source.name}"
-    function_target = each.value.target
-    image_uri       = "${local.image_base}/${each.key}:latest"
-    base_image      = local.base_image
-    service_account = google_service_account.build.id
-    # Build-time only (the buildpack bakes it into the image); not part of the runtime environment.
-    environment_variables = {
-      GOOGLE_FUNCTION_SIGNATURE_TYPE = each.value.signature_type
-    }
-  }
+  # The tasks' OIDC tokens name TASKS_WORKER_URL as their audience; accept it whatever URL form.
+  custom_audiences = each.key == "worker" ? [local.worker_url] : null
 
   template {
     service_account                  = each.value.account
     execution_environment            = "EXECUTION_ENVIRONMENT_GEN2" # Cloud Storage volumes need gen2
-    timeout                          = "${each.value.sizing.timeout_seconds}s"
-    max_instance_request_concurrency = each.value.sizing.concurrency
-    gpu_zonal_redundancy_disabled    = each.value.sizing.gpu ? !var.gpu_zonal_redundancy : null
+    timeout                          = "${each.value.timeout_seconds}s"
+    max_instance_request_concurrency = each.value.concurrency
+    gpu_zonal_redundancy_disabled    = each.value.gpu ? !var.gpu_zonal_redundancy : null
     labels                           = local.labels
 
     scaling {
-      min_instance_count = each.value.sizing.min_instances
-      max_instance_count = each.value.sizing.max_instances
+      min_instance_count = each.value.min_instances
+      max_instance_count = each.value.max_instances
     }
 
     dynamic "node_selector" {
-      for_each = each.value.sizing.gpu ? [var.gpu_type] : []
+      for_each = each.value.gpu ? [var.gpu_type] : []
       content {
         accelerator = node_selector.value
       }
     }
 
     containers {
-      # Placeholder until the first build finishes; Cloud Run then serves the image built from
-      # build_config, and lifecycle.ignore_changes keeps Terraform from putting this one back.
-      image          = "us-docker.pkg.dev/cloudrun/container/hello"
-      base_image_uri = local.base_image
+      # By digest: a new build is a new digest, hence a new revision; an unchanged one changes nothing.
+      image = each.value.image
+      # The image's entrypoint is functions-framework (../Dockerfile); the target is per service.
+      args = ["--target=${each.value.target}", "--signature-type=${each.value.signature_type}"]
 
       resources {
         limits = merge(
-          {
-            cpu    = coalesce(each.value.sizing.cpu, each.value.sizing.gpu ? "8" : "2")
-            memory = coalesce(each.value.sizing.memory, each.value.sizing.gpu ? "32Gi" : "4Gi")
-          },
-          each.value.sizing.gpu ? { "nvidia.com/gpu" = "1" } : {}
+          { cpu = each.value.cpu, memory = each.value.memory },
+          each.value.gpu ? { "nvidia.com/gpu" = "1" } : {}
         )
         # A GPU instance must keep its CPU between requests; a CPU-only one may idle.
-        cpu_idle          = !each.value.sizing.gpu
+        cpu_idle          = !each.value.gpu
         startup_cpu_boost = true
       }
 
@@ -96,36 +93,54 @@ resource "google_cloud_run_v2_service" "fn" {
         }
       }
 
-      volume_mounts {
-        name       = "model-cache"
-        mount_path = local.cache_mount_path
+      # Secrets (runtime_env.json "from_secret"), read by Cloud Run from Secret Manager at start;
+      # only the HTTP service checks API_TOKEN.
+      dynamic "env" {
+        for_each = each.key == "http" ? local.secret_env : {}
+        content {
+          name = env.key
+          value_source {
+            secret_key_ref {
+              secret  = env.value.secret
+              version = env.value.version
+            }
+          }
+        }
+      }
+
+      dynamic "volume_mounts" {
+        for_each = each.value.runs_vlm ? ["model-cache"] : []
+        content {
+          name       = volume_mounts.value
+          mount_path = local.cache_mount_path
+        }
       }
     }
 
-    volumes {
-      name = "model-cache"
-      gcs {
-        bucket    = google_storage_bucket.model_cache.name
-        read_only = false
-        # implicit-dirs: folders written through the storage API (not the mount) are visible.
-        mount_options = ["implicit-dirs"]
+    dynamic "volumes" {
+      for_each = each.value.runs_vlm ? ["model-cache"] : []
+      content {
+        name = volumes.value
+        gcs {
+          bucket    = google_storage_bucket.model_cache.name
+          read_only = false
+          # implicit-dirs: folders written through the storage API (not the mount) are visible.
+          mount_options = ["implicit-dirs"]
+        }
       }
     }
   }
 
   lifecycle {
-    ignore_changes = [
-      template[0].containers[0].image,
-      client,
-      client_version,
-    ]
+    precondition {
+      condition     = each.value.image != null
+      error_message = "No ${each.value.image_kind} image digest for the ${each.key} service: run infra/deploy.sh, which builds the images and passes their digests (image_digests)."
+    }
   }
 
   depends_on = [
     terraform_data.runtime_env_guard,
-    google_storage_bucket_iam_member.build_reads_source,
-    google_artifact_registry_repository_iam_member.build_pushes_images,
-    google_project_iam_member.build_writes_logs,
     google_storage_bucket_iam_member.cache_rw,
+    google_secret_manager_secret_iam_member.http_reads_token,
   ]
 }

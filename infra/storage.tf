@@ -3,7 +3,7 @@
 # Results live in their own bucket so that writing them can never raise an upload event.
 
 resource "google_storage_bucket" "uploads" {
-  name                        = "${local.bucket_prefix}-uploads"
+  name                        = module.plan.bucket_names.uploads
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
@@ -45,7 +45,7 @@ resource "google_storage_bucket" "uploads" {
 }
 
 resource "google_storage_bucket" "results" {
-  name                        = "${local.bucket_prefix}-results"
+  name                        = module.plan.bucket_names.results
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
@@ -80,7 +80,7 @@ resource "google_storage_bucket" "results" {
 # The HuggingFace hub cache, mounted at runtime_env.json's cache_volume_mount_path. Nothing here
 # expires by age: an expired blob would turn a complete snapshot into an incomplete one.
 resource "google_storage_bucket" "model_cache" {
-  name                        = "${local.bucket_prefix}-model-cache"
+  name                        = module.plan.bucket_names.model_cache
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
@@ -113,10 +113,10 @@ resource "google_storage_bucket" "model_cache" {
   depends_on = [google_project_service.apis]
 }
 
-# The zipped repository that Cloud Build turns into the two function images. It holds nothing
-# the repository cannot recreate, so destroying the stack may empty it.
-resource "google_storage_bucket" "source" {
-  name                        = "${local.bucket_prefix}-source"
+# Where `gcloud builds submit` (infra/deploy.sh) stages the repository for Cloud Build. It holds
+# nothing the repository cannot recreate, so destroying the stack may empty it.
+resource "google_storage_bucket" "build" {
+  name                        = module.plan.bucket_names.build
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
@@ -125,6 +125,15 @@ resource "google_storage_bucket" "source" {
 
   versioning {
     enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 7
+    }
+    action {
+      type = "Delete"
+    }
   }
 
   lifecycle_rule {

@@ -7,6 +7,7 @@
 resource "google_service_account" "trigger" {
   account_id   = "${local.name_prefix}-trigger"
   display_name = "gnosis-ocr: Eventarc delivery to the on-upload function"
+  depends_on   = [google_project_service.apis]
 }
 
 resource "google_cloud_run_v2_service_iam_member" "trigger_invokes_upload" {

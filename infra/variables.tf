@@ -7,7 +7,7 @@ variable "project_id" {
 }
 
 variable "region" {
-  description = "Region of the services, buckets and trigger. With a GPU it must offer Cloud Run L4 GPUs (e.g. us-central1, europe-west1, europe-west4, asia-southeast1)."
+  description = "Region of the services, buckets, queue and trigger. With a GPU it must offer Cloud Run L4 GPUs (modules/plan lists them)."
   type        = string
   default     = "us-central1"
 }
@@ -25,7 +25,7 @@ variable "name_prefix" {
 }
 
 variable "bucket_prefix" {
-  description = "Prefix of the bucket names (globally unique); null means \"<project_id>-<name_prefix>\"."
+  description = "Prefix of the bucket names (globally unique, at most 51 characters so that \"-model-cache\" fits in 63); null means \"<project_id>-<name_prefix>\"."
   type        = string
   default     = null
 }
@@ -61,19 +61,22 @@ variable "noncurrent_retention_days" {
 }
 
 variable "images_to_keep" {
-  description = "Built function images kept per function in Artifact Registry (for rollback)."
+  description = "Built images kept per kind (cpu, gpu) in Artifact Registry (for rollback)."
   type        = number
   default     = 3
 }
 
-variable "python_runtime" {
-  description = "Google Cloud buildpack runtime the functions are built on."
-  type        = string
-  default     = "python311"
+variable "image_digests" {
+  description = "The images to run, by digest: { cpu = \"REGION-docker.pkg.dev/P/R/cpu@sha256:...\", gpu = ... }. infra/deploy.sh builds them and writes images.auto.tfvars.json; only the kinds a service needs must be set."
+  type = object({
+    cpu = optional(string)
+    gpu = optional(string)
+  })
+  default = {}
 }
 
 variable "upload" {
-  description = "Sizing of the on-upload function. cpu/memory null: 8 CPU / 32Gi with a GPU, else 2 / 4Gi."
+  description = "Sizing of the on-upload service. cpu/memory null: 4 CPU / 16Gi where it runs vlm or has a GPU, else 2 / 4Gi. timeout_seconds <= 600 (Eventarc's acknowledgement deadline)."
   type = object({
     gpu             = optional(bool, false)
     cpu             = optional(string)
@@ -84,19 +87,10 @@ variable "upload" {
     max_instances   = optional(number, 3)
   })
   default = {}
-
-  validation {
-    condition = (
-      var.upload.timeout_seconds >= 1 && var.upload.timeout_seconds <= 3600 &&
-      var.upload.concurrency >= 1 &&
-      var.upload.min_instances >= 0 && var.upload.min_instances <= var.upload.max_instances
-    )
-    error_message = "upload: timeout_seconds 1..3600, concurrency >= 1, 0 <= min_instances <= max_instances."
-  }
 }
 
 variable "http" {
-  description = "Sizing of the HTTP function. cpu/memory null: 8 CPU / 32Gi with a GPU, else 2 / 4Gi."
+  description = "Sizing of the HTTP service (same fields as upload)."
   type = object({
     gpu             = optional(bool, false)
     cpu             = optional(string)
@@ -107,15 +101,61 @@ variable "http" {
     max_instances   = optional(number, 3)
   })
   default = {}
+}
+
+variable "worker" {
+  description = "Sizing of the private worker service that OCRs chunk tasks (only with tasks.enabled). Its timeout is each task's dispatch deadline (at most 1800 s)."
+  type = object({
+    gpu             = optional(bool, false)
+    cpu             = optional(string)
+    memory          = optional(string)
+    timeout_seconds = optional(number, 1800)
+    concurrency     = optional(number, 1)
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number, 3)
+  })
+  default = {}
+}
+
+variable "tasks" {
+  description = "The Cloud Tasks queue that fans pages out to the worker (issue 12). enabled = false: on-upload OCRs in-process and no queue or worker is deployed."
+  type = object({
+    enabled                   = optional(bool, true)
+    max_dispatches_per_second = optional(number, 5)
+    max_concurrent_dispatches = optional(number, 10)
+    max_attempts              = optional(number, 10)
+    min_backoff_seconds       = optional(number, 10)
+    max_backoff_seconds       = optional(number, 600)
+  })
+  default = {}
 
   validation {
     condition = (
-      var.http.timeout_seconds >= 1 && var.http.timeout_seconds <= 3600 &&
-      var.http.concurrency >= 1 &&
-      var.http.min_instances >= 0 && var.http.min_instances <= var.http.max_instances
+      var.tasks.max_dispatches_per_second > 0 && var.tasks.max_dispatches_per_second <= 500 &&
+      var.tasks.max_concurrent_dispatches >= 1 && var.tasks.max_concurrent_dispatches <= 5000 &&
+      var.tasks.max_attempts >= 1 &&
+      var.tasks.min_backoff_seconds >= 0 && var.tasks.min_backoff_seconds <= var.tasks.max_backoff_seconds
     )
-    error_message = "http: timeout_seconds 1..3600, concurrency >= 1, 0 <= min_instances <= max_instances."
+    error_message = "tasks: 0 < max_dispatches_per_second <= 500, 1 <= max_concurrent_dispatches <= 5000, max_attempts >= 1 (a chunk out of attempts is recorded as failed), 0 <= min_backoff_seconds <= max_backoff_seconds."
   }
+}
+
+variable "gpu_quota" {
+  description = "Cloud Run L4 GPUs granted to the project in var.region (quota \"Total Nvidia L4 GPU allocation, per project per region\", to request before the first GPU deploy). The GPU services' max_instances must fit in it."
+  type        = number
+  default     = 0
+}
+
+variable "api_token_secret" {
+  description = "Secret Manager secret (id in this project) holding API_TOKEN. Set: the HTTP service requires the token, and the warm-up job sends it in X-Api-Key. null: no token (Cloud Run IAM alone guards the HTTP service)."
+  type        = string
+  default     = null
+}
+
+variable "api_token_secret_version" {
+  description = "Version of api_token_secret that the HTTP service and the warm-up job use. Pin a number to roll a new token out deliberately."
+  type        = string
+  default     = "latest"
 }
 
 variable "gpu_type" {

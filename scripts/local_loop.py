@@ -49,37 +49,70 @@ def _say(message: str) -> None:
     print(f"[local-loop] {message}", flush=True)
 
 
-def start_function(port: int, emulator_url: str, extra_env: dict | None = None, log=None) -> subprocess.Popen:
+def start_function(port: int, emulator_url: str, extra_env: dict | None = None, log=None,
+                   timeout: float = 60) -> subprocess.Popen:
     """functions-framework serving ocr_on_upload on 127.0.0.1:port (its own process group);
-    its output goes to ``log`` (a file) or to ours."""
+    its output goes to ``log`` (a file) or to ours. A failed start leaves nothing running."""
     env = {**os.environ, "STORAGE_EMULATOR_HOST": emulator_url, "PYTHONPATH": str(REPO), **(extra_env or {})}
     command = [os.path.join(os.path.dirname(sys.executable), "functions-framework"),
                "--target=ocr_on_upload", f"--source={FUNCTION_SOURCE}", "--signature-type=cloudevent",
                "--host=127.0.0.1", f"--port={port}"]
     process = subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
+    try:
+        wait_until_serving(process, f"http://127.0.0.1:{port}/", timeout)
+    except BaseException:
+        stop(process)
+        raise
+    return process
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"functions-framework exited with {process.returncode}")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            break
+            urllib.request.urlopen(url, timeout=1)
+            return
         except urllib.error.HTTPError:
-            break  # it answers: GET is not an event, but the server is up
+            return  # it answers: GET is not an event, but the server is up
         except OSError:
             time.sleep(0.1)
-    else:
-        raise RuntimeError("functions-framework did not start in 60 s")
-    return process
+    raise RuntimeError(f"functions-framework did not start in {timeout:.0f} s")
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def stop(process: subprocess.Popen, grace: float = 10) -> None:
+    """End a process started in its own session and everything in its process group (gunicorn's
+    master and its worker), even when the master is already gone: SIGTERM, then SIGKILL for
+    whatever is left after ``grace`` seconds."""
+    pgid = process.pid
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=grace)  # reap the master first: a zombie still counts in its group
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + grace
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _group_alive(pgid):
+        os.killpg(pgid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + grace
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def finalized_event(resource: dict):
@@ -162,16 +195,30 @@ class Poller:
                 _say(f"uploaded {path} -> gs://{self.bucket}/{name}")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(args: argparse.Namespace) -> int:
     from tests.gcs_emulator import GcsEmulator
 
-    emulator = GcsEmulator(port=args.gcs_port).start()
-    function = None
+    # SIGTERM (kill, a supervisor, a test) ends the loop as Ctrl-C does: through the finally below,
+    # which stops the function's process group (its own session, so no signal to ours reaches it).
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    emulator = GcsEmulator(port=args.gcs_port)
+    function = queue = None
     try:
+        emulator.start()
         client = _client(emulator.url)
         client.create_bucket(args.bucket)
         os.environ.setdefault("LOG_FORMAT", "text")
-        function = start_function(args.function_port, emulator.url)
+        if args.queue:  # chunks go to gcloud-tasks-emulator and a worker instead of running in line
+            from scripts.local_queue import LocalQueue
+
+            queue = LocalQueue(args.worker_port, emulator.url).start()
+            _say(f"queue {queue.env['TASKS_QUEUE']} on {queue.env['TASKS_EMULATOR_HOST']}; worker {queue.worker_url}")
+        function = start_function(args.function_port, emulator.url, queue.env if queue else None)
         inbox = Path(args.inbox).resolve() if args.inbox else None
         if inbox:
             inbox.mkdir(parents=True, exist_ok=True)
@@ -189,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if function is not None:
             stop(function)
+        if queue is not None:
+            queue.stop()
         emulator.stop()
 
 
@@ -214,7 +263,8 @@ def cat(args: argparse.Namespace) -> int:
     return 0
 
 
-DEFAULTS = {"gcs_port": 4443, "bucket": "uploads", "function_port": 8081, "inbox": None, "poll": 0.5}
+DEFAULTS = {"gcs_port": 4443, "bucket": "uploads", "function_port": 8081, "inbox": None, "poll": 0.5,
+            "queue": False, "worker_port": 8082}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     loop.add_argument("--function-port", type=int, default=argparse.SUPPRESS, help="default 8081")
     loop.add_argument("--inbox", default=argparse.SUPPRESS, help="also upload files copied into this folder")
     loop.add_argument("--poll", type=float, default=argparse.SUPPRESS, help="seconds between bucket listings (0.5)")
+    loop.add_argument("--queue", action="store_true", default=argparse.SUPPRESS,
+                      help="fan chunks out through gcloud-tasks-emulator to a worker process")
+    loop.add_argument("--worker-port", type=int, default=argparse.SUPPRESS, help="the worker's port (default 8082)")
     parser = argparse.ArgumentParser(prog="python scripts/local_loop.py", description=__doc__.split("\n\n")[0],
                                      parents=[shared, loop])
     commands = parser.add_subparsers(dest="command")

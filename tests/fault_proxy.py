@@ -4,7 +4,8 @@ On a chosen fraction of requests it answers 503 or 429, or drops the connection 
 the rest it forwards unchanged. A fixed seed makes a run repeatable. ``stop_upstream()``-style
 outages are simulated with ``down = True`` (every request dropped).
 
-Opt-in mode ``lost`` forwards the request and then drops the connection instead of relaying the
+Mode ``403`` (forced through ``before`` only) answers as storage does to a caller whose account
+may not read the object. Opt-in mode ``lost`` forwards the request and then drops the connection instead of relaying the
 reply: the write happened, the client cannot know it (the case that makes retried conditional
 writes meet their own object). Hooks let a test watch or steer single requests: ``before(method,
 path, body)`` may return a mode to force on this request; ``after(method, path, body, status)``
@@ -40,7 +41,7 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.forwarded = 0
-        self.injected: dict[str, int] = {mode: 0 for mode in ("503", "429", "drop", "lost")}
+        self.injected: dict[str, int] = {mode: 0 for mode in ("503", "429", "403", "drop", "lost")}
         self.before = None
         self.after = None
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
@@ -96,7 +97,7 @@ class FaultProxy:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                if fault in ("503", "429"):
+                if fault in ("503", "429", "403"):
                     payload = b'{"error": {"code": %s, "message": "injected fault"}}' % fault.encode()
                     self.send_response(int(fault))
                     self.send_header("Content-Type", "application/json")

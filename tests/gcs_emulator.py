@@ -38,23 +38,31 @@ class GcsEmulator:
         self.log_path = Path(self._workdir.name) / "server.log"
         self._process: subprocess.Popen | None = None
 
-    def start(self) -> "GcsEmulator":
+    def start(self, timeout: float = 15) -> "GcsEmulator":
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 [str(_binary()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.port),
                  "-backend", "memory", "-external-url", self.url, "-log-level", "error"],
                 stdout=log, stderr=log,
             )
-        deadline = time.monotonic() + 15
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()  # a failed start leaves nothing running
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"fake-gcs-server exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/storage/v1/b", timeout=1):
-                    return self
+                    return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("fake-gcs-server did not start in 15 s")
+        raise RuntimeError(f"fake-gcs-server did not start in {timeout:.0f} s")
 
     def stop(self) -> None:
         if self._process is not None:
@@ -63,6 +71,7 @@ class GcsEmulator:
                 self._process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._process.kill()
+                self._process.wait()
             self._process = None
 
     def client(self):

@@ -22,6 +22,7 @@ from tests.fault_proxy import FaultProxy
 from tests.gcs_emulator import free_port
 from tests.upload_helpers import TEST_ENV, page_image, phrase_of, post_event
 
+_RESULT_WRITE = re.compile(rb'"name"\s*:\s*"[^"]*/result\.json"')
 PHRASES = ["Alpha Bravo Charlie", "Delta Echo Foxtrot", "Golf Hotel India", "Kilo Lima Mike"]
 
 
@@ -33,11 +34,27 @@ def make_pdf_of(words: list[str]) -> bytes:
     return out.getvalue()
 
 
-def fast_retry(deadline: float = 2.0):
-    """The production retry policy (same predicate) with a test-sized backoff and deadline."""
+def fast_retry(deadline: float = 60.0):
+    """The production retry policy (same predicate) with a test-sized backoff. The deadline is
+    generous by default: on a loaded machine a few slow retries must not exhaust it (a test that
+    wants storage given up on quickly, the outage sweep, passes its own)."""
     from google.cloud.storage.retry import DEFAULT_RETRY
 
     return DEFAULT_RETRY.with_delay(initial=0.01, maximum=0.1, multiplier=2).with_timeout(deadline)
+
+
+def transient_storage_errors() -> tuple[type[BaseException], ...]:
+    """What a delivery may raise when storage fails, so that the platform retries: the storage
+    client's retries ran out (RetryError), a 5xx/429 or a dropped connection that reached us, or
+    our own StorageUnavailable. Anything else (a TypeError in the fault handling) is a bug."""
+    import requests
+    from google.api_core.exceptions import InternalServerError, RetryError, ServiceUnavailable, TooManyRequests
+    from google.auth.exceptions import TransportError
+
+    from common.errors import StorageUnavailable
+
+    return (RetryError, ServiceUnavailable, TooManyRequests, InternalServerError, requests.ConnectionError,
+            TransportError, StorageUnavailable)
 
 
 def client_for(url: str):
@@ -75,7 +92,7 @@ def check_result_set(bucket, prefix: str, words: list[str]) -> dict:
     names = set(store.list(prefix + "/"))
     count = len(words)
     pages = [f"{prefix}/pages/{n:04d}.md" for n in range(1, count + 1)]
-    assert names == {*pages, f"{prefix}/document.md", f"{prefix}/result.json"}, sorted(names)
+    assert names == {*pages, f"{prefix}/job.json", f"{prefix}/status.json", f"{prefix}/document.md", f"{prefix}/result.json"}, sorted(names)
     result = json.loads(store.read(f"{prefix}/result.json").data)
     assert result["status"] == "done", result
     assert result["page_count"] == count and result["failed_pages"] == []
@@ -99,7 +116,7 @@ def check_no_false_success(bucket, prefix: str, words: list[str]) -> str:
         # Leftover claims are allowed here: the outage may have hit their cleanup.
         names = {n for n in names if "/claims/" not in n}
         assert names == {*(f"{prefix}/pages/{n:04d}.md" for n in range(1, len(words) + 1)),
-                         f"{prefix}/document.md", f"{prefix}/result.json"}
+                         f"{prefix}/job.json", f"{prefix}/status.json", f"{prefix}/document.md", f"{prefix}/result.json"}
         texts = [read_page(store, prefix, n) for n in range(1, len(words) + 1)]
         assert store.read(f"{prefix}/document.md").data.decode() == to_markdown(texts)
         return "finished"
@@ -112,39 +129,6 @@ def check_no_false_success(bucket, prefix: str, words: list[str]) -> str:
             number = int(name.rsplit("/", 1)[1].split(".")[0])
             assert phrase_of(read_page(store, prefix, number).text) == words[number - 1]
     return "partial"
-
-
-class ThumbnailEngine:
-    """A stand-in OCR engine for suites where OCR itself is not under test: it "reads" a page by
-    matching a 32x32 thumbnail of the rendered page against those of PHRASES' pages, in
-    milliseconds instead of seconds of the lite engine. Wrap it in CountingEngine to count pages."""
-
-    name, model, revision, batch_size = "lite", "thumbnail-stub", "0", 1
-
-    def __init__(self, settings):
-        from common.documents import Limits, open_document
-
-        self.references = []
-        for words in PHRASES:
-            with open_document(make_pdf_of([words]), Limits.from_settings(settings)) as document:
-                self.references.append((self._thumb(document.render(1)), words))
-
-    @staticmethod
-    def _thumb(image) -> bytes:
-        return image.convert("L").resize((32, 32)).tobytes()
-
-    def load(self) -> dict:
-        return {"cache": "bundled", "seconds": 0.0}
-
-    def ocr_pages(self, images):
-        from common.engines.base import PageText
-
-        texts = []
-        for image in images:
-            thumb = self._thumb(image)
-            _, words = min((sum(abs(a - b) for a, b in zip(thumb, ref)), words) for ref, words in self.references)
-            texts.append(PageText(words))
-        return texts
 
 
 class Writes:
@@ -172,9 +156,16 @@ class Instance:
 
     def __init__(self, emulator, tmp_path, label, writes: Writes, env: dict[str, str] | None = None):
         self.label, self.writes, self.requests, self.killed_at = label, writes, 0, None
+        self.trace: list[tuple[str, str | None]] = []  # (method, object name of an upload) per request
         self._count = threading.Lock()
         self.kill_before: int | None = None
         self.kill_after: int | None = None
+        # kill_when(method, path, body, status) -> bool: kill once a request it picks has landed.
+        self.kill_when = None
+        # Make sure a kill falls mid-delivery: at its result.json write, "kill" kills it at once if
+        # nothing did before; "hold" keeps that write waiting until someone kills it.
+        self.stop_at_result: str | None = None
+        self._killed = threading.Event()
         self.proxy = FaultProxy(emulator.url).start()
         self.proxy.before, self.proxy.after = self._before, self._after
         self.port, self.log_path = free_port(), tmp_path / f"{label}.log"
@@ -186,8 +177,16 @@ class Instance:
         with self._count:
             self.requests += 1
             number = self.requests
+            upload = re.search(rb'"name"\s*:\s*"([^"]+)"', body) if "/upload/" in path else None
+            self.trace.append((method, upload.group(1).decode() if upload else None))
         if self.kill_before is not None and number == self.kill_before:
             self.kill(f"before request {number}")
+            return "drop"
+        if self.stop_at_result and self.killed_at is None and "/upload/" in path and _RESULT_WRITE.search(body):
+            if self.stop_at_result == "hold":
+                self._killed.wait(300)
+            else:
+                self.kill(f"before request {number} (its result.json write)")
             return "drop"
         return None
 
@@ -195,11 +194,14 @@ class Instance:
         self.writes.record(method, path, body, status, self.label)
         if self.kill_after is not None and self.requests == self.kill_after:
             self.kill(f"after request {self.requests} landed")
+        elif self.kill_when is not None and self.kill_when(method, path, body, status):
+            self.kill(f"after {method} {path} landed")
 
     def kill(self, where: str) -> None:
         if self.killed_at is None and self.process.poll() is None:
             self.killed_at = where
             os.killpg(self.process.pid, signal.SIGKILL)
+            self._killed.set()
 
     def entries(self) -> list[dict]:
         lines = self.log_path.read_text(errors="replace").splitlines()

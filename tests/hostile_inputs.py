@@ -25,6 +25,8 @@ class Hostile:
     content_type: str
     expected: str | None  # error code, or None: must succeed
     words: str | None = None  # for a success: text that must come back (None for blank pages)
+    page_count: int = 1  # for a success: the pages the document has
+    failed_pages: tuple[int, ...] = ()  # for a success: the pages that cannot be read
 
     @property
     def http_status(self) -> int:
@@ -149,7 +151,8 @@ def cases() -> list[Hostile]:
     add(Hostile("pdf-declares-100000-pages", _pdf_declaring_pages(100_000), "application/pdf", "too_many_pages"))
     add(Hostile("pdf-declares-501-pages", _pdf_declaring_pages(501), "application/pdf", "too_many_pages"))
     # Page 1 is real, pages 2-3 are not: a partial result, the missing pages recorded as failed.
-    add(Hostile("pdf-declares-3-pages-has-1", _pdf_declaring_pages(3), "application/pdf", None))
+    add(Hostile("pdf-declares-3-pages-has-1", _pdf_declaring_pages(3), "application/pdf", None,
+                page_count=3, failed_pages=(2, 3)))
     add(Hostile("pdf-page-20000pt", _pdf_page_of(20_000, 20_000), "application/pdf", None))
     add(Hostile("pdf-page-14400x1pt", _pdf_page_of(14_400, 1), "application/pdf", None))
     add(Hostile("empty-body", b"", "application/pdf", "bad_request"))  # on upload: skipped, 0 bytes

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import functions_framework
-import requests
 
 from common.config import Settings
+from scripts.local_loop import stop, wait_until_serving
 from tests.gcs_emulator import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +26,10 @@ def http_client(**env: str):
 
 
 class FunctionProcess:
-    """`functions-framework --target=...` on a free port, its log in a file."""
+    """`functions-framework --target=...` on a free port, in its own process group, its log in a file.
+    A failed start leaves nothing running; ``stop`` ends the whole group (gunicorn's master and worker)."""
 
-    def __init__(self, target: str, signature: str, env: dict[str, str], log_path: Path):
+    def __init__(self, target: str, signature: str, env: dict[str, str], log_path: Path, timeout: float = 60):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -38,21 +38,13 @@ class FunctionProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "functions_framework", f"--target={target}", f"--signature-type={signature}",
                  f"--source={ROOT / 'main.py'}", "--host=127.0.0.1", f"--port={self.port}"],
-                cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"function exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                requests.get(self.url + "/healthz", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("function did not start")
+        try:
+            wait_until_serving(self.process, self.url + "/healthz", timeout)
+        except BaseException as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}: {self.log_path.read_text()[-3000:]}") from exc
 
     def pids(self) -> list[int]:
         """The functions-framework process and its descendants (gunicorn serves from a worker child)."""
@@ -86,9 +78,4 @@ class FunctionProcess:
         return self.log_path.read_text()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)

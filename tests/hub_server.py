@@ -9,8 +9,11 @@ It serves what ``huggingface_hub.snapshot_download`` and ``hf_hub_download`` ask
 
 Every request is recorded with the instance that made it (the loader puts
 ``gnosis-ocr-instance/<id>`` in its User-Agent), so tests can count requests and bytes per process.
-Knobs let a test slow the hub down, take it down, stall a transfer half-way (to kill a downloader
-mid-file) or advertise a size that the served file does not have (a cache that cannot be repaired).
+Knobs let a test slow the hub down, take it down, hold a file until released (a download as long
+as the test needs), stall a transfer half-way (to kill a downloader mid-file), advertise a size that
+the served file does not have (a cache that cannot be repaired) or serve a file's bytes corrupted at
+its listed size and hash. ``add_folder`` again on the same repo publishes a new commit and moves the
+branch, as a push does; older commits stay served by hash.
 """
 
 from __future__ import annotations
@@ -35,16 +38,20 @@ def git_blob_sha1(data: bytes) -> str:
 
 @dataclass
 class Repo:
-    files: dict[str, bytes]
-    commit: str
+    files: dict[str, bytes]  # of the latest commit
+    commit: str  # the latest commit
     refs: dict[str, str]
+    history: dict[str, dict[str, bytes]] = field(default_factory=dict)  # every commit's files
 
     def is_lfs(self, path: str) -> bool:
         return path.endswith(LFS_SUFFIXES)
 
-    def etag(self, path: str) -> str:
-        data = self.files[path]
+    def etag(self, path: str, data: bytes | None = None) -> str:
+        data = self.files[path] if data is None else data
         return hashlib.sha256(data).hexdigest() if self.is_lfs(path) else git_blob_sha1(data)
+
+    def files_at(self, commit: str) -> dict[str, bytes]:
+        return self.history.get(commit, self.files if commit == self.commit else {})
 
 
 @dataclass
@@ -65,7 +72,10 @@ class HubKnobs:
     delay_seconds: float = 0.0  # before serving each file body: widens the window where others wait
     down: bool = False  # answer every request with 503
     stall: set[str] = field(default_factory=set)  # file paths whose GET stops half-way until released
+    hold: set[str] = field(default_factory=set)  # file paths whose GET waits for release, then completes
+    held: threading.Event = field(default_factory=threading.Event)  # set once a held GET is waiting
     advertised_sizes: dict[str, int] = field(default_factory=dict)  # tree listing lies about these sizes
+    corrupt: set[str] = field(default_factory=set)  # served with flipped bytes (same size, same ETag)
     stalled: threading.Event = field(default_factory=threading.Event)  # set once a stalled GET is under way
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -81,11 +91,16 @@ class HubServer:
 
     # -- content -------------------------------------------------------------------------------
     def add_folder(self, repo_id: str, folder: str | Path, branch: str = "main") -> str:
-        """Publish every file under ``folder`` as ``repo_id`` at a new commit; returns the commit hash."""
+        """Publish every file under ``folder`` as ``repo_id`` at a new commit that ``branch`` then
+        points to (earlier commits stay downloadable by their hash); returns the commit hash."""
         folder = Path(folder)
         files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
         commit = hashlib.sha1(json.dumps({k: git_blob_sha1(v) for k, v in files.items()}, sort_keys=True).encode()).hexdigest()
-        self.repos[repo_id] = Repo(files=files, commit=commit, refs={branch: commit})
+        previous = self.repos.get(repo_id)
+        history = dict(previous.history) if previous else {}
+        history[commit] = files
+        refs = {**(previous.refs if previous else {}), branch: commit}
+        self.repos[repo_id] = Repo(files=files, commit=commit, refs=refs, history=history)
         return commit
 
     # -- counting ------------------------------------------------------------------------------
@@ -174,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         if repo is None:
             self._json(404, {"error": "Repository not found"}, head, {"X-Error-Code": "RepoNotFound"})
             return None
-        commit = repo.refs.get(revision, revision if revision == repo.commit else None)
+        commit = repo.refs.get(revision, revision if repo.files_at(revision) else None)
         if commit is None:
             self._json(404, {"error": f"Invalid rev id: {revision}"}, head, {"X-Error-Code": "RevisionNotFound"})
             return None
@@ -185,19 +200,19 @@ class _Handler(BaseHTTPRequestHandler):
         if found:
             repo, commit = found
             self._json(200, {"id": repo_id, "modelId": repo_id, "sha": commit, "private": False,
-                             "siblings": [{"rfilename": name} for name in repo.files]}, head)
+                             "siblings": [{"rfilename": name} for name in repo.files_at(commit)]}, head)
 
     def _tree(self, repo_id: str, revision: str, head: bool) -> None:
         found = self._repo_and_commit(repo_id, revision, head)
         if not found:
             return
-        repo, _ = found
+        repo, commit = found
         entries = []
-        for name, data in repo.files.items():
+        for name, data in repo.files_at(commit).items():
             size = self.server_hub.knobs.advertised_sizes.get(name, len(data))
             entry = {"type": "file", "oid": git_blob_sha1(data), "size": size, "path": name}
             if repo.is_lfs(name):
-                entry["lfs"] = {"oid": repo.etag(name), "size": size, "pointerSize": 134}
+                entry["lfs"] = {"oid": repo.etag(name, data), "size": size, "pointerSize": 134}
             entries.append(entry)
         self._json(200, entries, head)
 
@@ -206,12 +221,16 @@ class _Handler(BaseHTTPRequestHandler):
         if not found:
             return
         repo, commit = found
-        if name not in repo.files:
+        files = repo.files_at(commit)
+        if name not in files:
             return self._json(404, {"error": "Entry not found"}, head, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": commit})
-        data = repo.files[name]
+        data = files[name]
+        etag = repo.etag(name, data)
+        if name in self.server_hub.knobs.corrupt:
+            data = bytes(b ^ 0xFF for b in data)
         start = 0
         status = 200
-        headers = {"X-Repo-Commit": commit, "ETag": f'"{repo.etag(name)}"', "Accept-Ranges": "bytes",
+        headers = {"X-Repo-Commit": commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes",
                    "Content-Type": "application/octet-stream"}
         if (rng := self.headers.get("Range")) and (m := re.fullmatch(r"bytes=(\d+)-", rng.strip())):
             start = min(int(m.group(1)), len(data))
@@ -221,6 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
         knobs = self.server_hub.knobs
         if not head and knobs.delay_seconds:
             time.sleep(knobs.delay_seconds)
+        if not head and name in knobs.hold:
+            knobs.held.set()
+            knobs.release.wait(timeout=120)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)

@@ -14,13 +14,18 @@ The rules:
   MODEL_CACHE_PATH, HF_HUB_CACHE = MODEL_CACHE_PATH/hub) and lie under the path where the
   model-cache bucket is mounted;
 - every variable the code reads (common.config.VARIABLES plus HF_HOME/HF_HUB_CACHE) is set, by the
-  env file or by Terraform, or listed in the env file's ``left_to_default`` with a reason; every
+  env file, by Terraform or from a secret, or listed in the env file's ``left_to_default`` with a reason; every
   variable set is one the code reads; none is in two of those places; Settings accepts the result;
-- the services take their environment only from that merged map (no hand-written ``env`` block),
-  mount the model-cache bucket at the env file's mount path, and are the two main.py targets;
+- the services take their environment only from that merged map (no hand-written ``env`` block;
+  secrets only through ``value_source``), mount the model-cache bucket (where they run vlm) at the
+  env file's mount path, and are the three main.py targets;
 - the upload trigger watches the uploads bucket for object finalize, with retries left on, and
   that bucket is neither the results bucket nor the model cache;
-- the HTTP function is private: no public invoker, and callers are granted explicitly.
+- the HTTP function is private: no public invoker, and callers are granted explicitly;
+- secrets (API_TOKEN) come from Secret Manager by reference, never as a value in the env file, and
+  the warm-up job sends the token in X-Api-Key when one is configured;
+- the worker service (issue 12) has internal ingress and the tasks account as its only invoker,
+  behind a queue with retry and rate limits.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ ENV_FILE = "runtime_env.json"
 
 # The cache variables must be written out in the env file, where the tests can compare them.
 CACHE_VARIABLES = ("MODEL_CACHE_PATH", *HF_CACHE_VARIABLES)
-FUNCTION_TARGETS = {"ocr_on_upload": "cloudevent", "ocr_http": "http"}
+FUNCTION_TARGETS = {"ocr_on_upload": "cloudevent", "ocr_http": "http", "ocr_worker": "http"}
 FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 
@@ -70,6 +75,10 @@ class Infra:
         return dict(self.env_file.get("from_terraform", {}))
 
     @property
+    def from_secret(self) -> dict[str, str]:
+        return dict(self.env_file.get("from_secret", {}))
+
+    @property
     def left_to_default(self) -> dict[str, str]:
         return dict(self.env_file.get("left_to_default", {}))
 
@@ -79,7 +88,16 @@ class Infra:
 
     def production_env(self) -> dict[str, str]:
         """The environment both services get, with placeholder bucket names for Terraform's part."""
-        env = {name: "example-bucket" for name in self.from_terraform}
+        # Terraform injects names and URLs, and the timeouts it derives as whole seconds.
+        placeholders = {
+            "TASKS_QUEUE": "projects/example/locations/europe-west1/queues/example",
+            "TASKS_WORKER_URL": "https://example-worker-123.europe-west1.run.app",
+            "TASKS_SERVICE_ACCOUNT": "tasks@example.iam.gserviceaccount.com",
+            "TASKS_MAX_ATTEMPTS": "10",
+        }
+        env = {name: placeholders.get(name) or ("300" if name.endswith("_SECONDS") else "example-bucket")
+               for name in self.from_terraform}
+        env.update({name: "example-secret" for name in self.from_secret})
         env.update(self.env)
         return env
 
@@ -152,6 +170,12 @@ def _dynamic(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return found
 
 
+def _dynamic_label(block: dict[str, Any], name: str) -> str:
+    """The one name a dynamic block's for_each yields, as in ``for_each = cond ? ["model-cache"] : []``."""
+    match = re.search(r'\[\s*"([^"]+)"\s*\]', expression(block.get("for_each")) or "")
+    return match.group(1) if match else name
+
+
 def _walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     yield path, node
     if isinstance(node, dict):
@@ -199,10 +223,15 @@ def check_cache_paths(infra: Infra) -> list[str]:
 
 def check_variables(infra: Infra) -> list[str]:
     code = code_variables()
-    places = {"env": set(infra.env), "from_terraform": set(infra.from_terraform), "left_to_default": set(infra.left_to_default)}
+    places = {
+        "env": set(infra.env),
+        "from_terraform": set(infra.from_terraform),
+        "from_secret": set(infra.from_secret),
+        "left_to_default": set(infra.left_to_default),
+    }
     problems = []
     for name in sorted(code - set().union(*places.values())):
-        problems.append(f"{name} is read by the code but neither set ({ENV_FILE} env / from_terraform) nor listed in left_to_default")
+        problems.append(f"{name} is read by the code but neither set ({ENV_FILE} env / from_terraform / from_secret) nor listed in left_to_default")
     for place, names in places.items():
         for name in sorted(names - code):
             problems.append(f"{ENV_FILE} {place}: {name} is not a variable the code reads (common.config.VARIABLES)")
@@ -264,11 +293,33 @@ def check_env_wiring(infra: Infra) -> list[str]:
             volumes = {unquote(v.get("name")): v for v in _blocks(template, "volumes")}
             if not _blocks(template, "containers"):
                 problems.append(f"google_cloud_run_v2_service.{name}: write the container as a literal block, so its environment can be checked")
+            for volume in _dynamic(template, "volumes"):
+                for content in _blocks(volume, "content"):
+                    volumes[str(content.get("name"))] = content
+                    volumes[_dynamic_label(volume, "volumes")] = content
             for container in _blocks(template, "containers"):
                 envs = _dynamic(container, "env")
-                if len(envs) != 1 or expression(envs[0].get("for_each")) != "local.runtime_env":
+                runtime_envs = [e for e in envs if expression(e.get("for_each")) == "local.runtime_env"]
+                if len(runtime_envs) != 1:
                     problems.append(f"google_cloud_run_v2_service.{name}: the container needs exactly one dynamic \"env\" over local.runtime_env")
+                for other in envs:
+                    if other in runtime_envs:
+                        continue
+                    contents = _blocks(other, "content")
+                    if "local.secret_env" not in (expression(other.get("for_each")) or "") or any(
+                        "value" in c or not _blocks(c, "value_source") for c in contents
+                    ):
+                        problems.append(
+                            f"google_cloud_run_v2_service.{name}: a dynamic \"env\" other than local.runtime_env may only "
+                            f"read local.secret_env ({ENV_FILE} from_secret) through value_source"
+                        )
                 mounts = _blocks(container, "volume_mounts")
+                for dynamic_mount in _dynamic(container, "volume_mounts"):
+                    for content in _blocks(dynamic_mount, "content"):
+                        content = dict(content)
+                        if content.get("name") == "${volume_mounts.value}":
+                            content["name"] = _dynamic_label(dynamic_mount, "volume_mounts")
+                        mounts.append(content)
                 cache_mounts = [
                     m for m in mounts
                     if any(expression(g.get("bucket")) == cache_bucket for g in _blocks(volumes.get(unquote(m.get("name")), {}), "gcs"))
@@ -352,7 +403,110 @@ def check_http_private(infra: Infra) -> list[str]:
     return problems
 
 
-CHECKS = (check_no_offline, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private)
+_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY)")
+
+
+def check_secrets(infra: Infra) -> list[str]:
+    """Secrets come from Secret Manager by reference; the warm-up job sends the API token too."""
+    problems = []
+    for name in sorted(infra.env):
+        if _SECRET_NAME.search(name):
+            problems.append(f"{ENV_FILE} env: {name} looks like a secret; read it from Secret Manager (from_secret), never write its value here")
+    secret_env = infra.locals().get("secret_env")
+    if set(infra.from_secret) and "var.api_token_secret" not in str(secret_env):
+        problems.append("local.secret_env must map API_TOKEN to var.api_token_secret (runtime_env.json from_secret)")
+    for name, body in infra.resources("google_cloud_scheduler_job").items():
+        for target in _blocks(body, "http_target"):
+            headers = str(target.get("headers", ""))
+            if "API_TOKEN" in set(infra.from_secret) and not ("X-Api-Key" in headers and "api_token" in headers):
+                problems.append(
+                    f"google_cloud_scheduler_job.{name}: with an API token the HTTP function answers 401 to the warm-up "
+                    "ping unless it sends the token in X-Api-Key (its Authorization header carries the OIDC token)"
+                )
+    return problems
+
+
+def check_worker_private(infra: Infra) -> list[str]:
+    """The worker (issue 12) is reached only by the queue: internal ingress, the tasks account as its only invoker."""
+    problems = []
+    worker = (infra.locals().get("functions") or {}).get("worker")
+    if not isinstance(worker, dict):
+        return ["local.functions has no worker service (main.ocr_worker, issue 12)"]
+    if unquote(worker.get("ingress")) != "INGRESS_TRAFFIC_INTERNAL_ONLY":
+        problems.append(f"the worker's ingress must be INGRESS_TRAFFIC_INTERNAL_ONLY, not {worker.get('ingress')!r}")
+    invokers = []
+    for kind, name, body in infra.blocks("resource"):
+        if kind == "google_cloud_run_v2_service_iam_member" and 'fn["worker"]' in str(body.get("name")):
+            invokers.append((name, expression(body.get("member")), unquote(body.get("role"))))
+    if [(member, role) for _, member, role in invokers] != [("google_service_account.tasks[0].member", "roles/run.invoker")]:
+        problems.append(f"the worker's only IAM member must be the tasks account as roles/run.invoker, found {invokers}")
+    grants = {
+        unquote(body.get("role")): expression(body.get("for_each"))
+        for kind, _, body in infra.blocks("resource")
+        if kind in ("google_cloud_tasks_queue_iam_member", "google_service_account_iam_member")
+    }
+    for role in ("roles/cloudtasks.enqueuer", "roles/iam.serviceAccountUser"):
+        if grants.get(role) != "local.enqueuers":
+            problems.append(f"{role} must be granted to every service that enqueues (for_each = local.enqueuers), found {grants.get(role)!r}")
+    queues = infra.resources("google_cloud_tasks_queue")
+    for name, body in queues.items():
+        if not _blocks(body, "retry_config") or not _blocks(body, "rate_limits"):
+            problems.append(f"google_cloud_tasks_queue.{name}: needs retry_config and rate_limits")
+    if not queues:
+        problems.append("no google_cloud_tasks_queue in infra/")
+    return problems
+
+
+def check_accounts_wait_for_iam(infra: Infra) -> list[str]:
+    """A first apply on a fresh project creates service accounts only once the IAM API is on."""
+    return [
+        f"google_service_account.{name}: depends_on must include google_project_service.apis (the IAM API)"
+        for name, body in infra.resources("google_service_account").items()
+        if "google_project_service.apis" not in str(body.get("depends_on", ""))
+    ]
+
+
+def check_no_unused_data(infra: Infra) -> list[str]:
+    """Every data source is read somewhere: an unused one still needs its API and permissions at plan."""
+    tf_text = "\n".join(text for name, text in infra.texts.items() if name.endswith(".tf"))
+    return [
+        f"data.{kind}.{name} is declared but never used"
+        for kind, name, _ in infra.blocks("data")
+        if f"data.{kind}.{name}" not in tf_text
+    ]
+
+
+def revision_guard_pattern(infra: Infra) -> str | None:
+    """The regex a plan-time precondition holds MODEL_REVISION to, if runtime_env.tf has one."""
+    for _, name, body in infra.blocks("resource"):
+        for lifecycle in body.get("lifecycle", []):
+            for precondition in lifecycle.get("precondition", []):
+                condition = str(precondition.get("condition", ""))
+                match = re.search(r'regex\("((?:[^"\\]|\\.)*)",\s*lookup\(local\.runtime\.env,\s*"MODEL_REVISION"', condition)
+                if match:
+                    return match.group(1).replace("\\\\", "\\")
+    return None
+
+
+def check_model_revision_pinned(infra: Infra) -> list[str]:
+    """MODEL_REVISION is a commit hash, or the deployment refuses to plan until it is one: a branch is
+    resolved by whichever cold start downloads first, and instances could serve different models."""
+    from common.model_layout import is_commit_hash
+
+    revision = infra.env.get("MODEL_REVISION", "")
+    if is_commit_hash(revision):
+        return []
+    pattern = revision_guard_pattern(infra)
+    if pattern and not re.fullmatch(pattern, revision) and re.fullmatch(pattern, "0" * 40):
+        return []  # terraform plan stops with the precondition's message until a commit is written
+    return [f"{ENV_FILE}: MODEL_REVISION={revision!r} is not a commit hash and no precondition in runtime_env.tf "
+            "refuses it at plan time"]
+
+
+CHECKS = (
+    check_no_offline, check_no_unused_data, check_accounts_wait_for_iam, check_cache_paths, check_variables, check_env_wiring, check_trigger, check_http_private,
+    check_secrets, check_worker_private, check_model_revision_pinned,
+)
 
 
 def problems(infra: Infra) -> list[str]:

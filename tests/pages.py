@@ -7,17 +7,12 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-_FONT_FILES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-)
+# Shipped with the tests (tests/data/fonts, with its licence): the pages look the same everywhere.
+FONT_FILE = Path(__file__).resolve().parent / "data" / "fonts" / "DejaVuSans.ttf"
 
 
 def font(size: int = 36) -> ImageFont.FreeTypeFont:
-    for path in _FONT_FILES:
-        if Path(path).exists():
-            return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size=size)
+    return ImageFont.truetype(str(FONT_FILE), size)
 
 
 def text_page(lines: list[str], size=(1240, 1754), top: int = 160, left: int = 120, font_size: int = 40,

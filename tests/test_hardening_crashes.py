@@ -15,6 +15,7 @@ and document.md is the pages in order; no claim is left behind.
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
 from collections import Counter
@@ -53,6 +54,8 @@ def test_killed_at_random_points_then_redelivered(gcs_bucket, instances, trials)
     before = survivor.requests
     assert deliver_until_acknowledged(survivor.url, finalized_event(reference)) == 1
     requests_per_delivery, seconds_per_delivery = survivor.requests - before, time.monotonic() - started
+    writes = survivor.trace[before:]
+    result_request = next(i for i, (_, name) in enumerate(writes, 1) if name and name.endswith("/result.json"))
 
     figures, points = Counter(), []
     for trial in range(trials):
@@ -62,10 +65,14 @@ def test_killed_at_random_points_then_redelivered(gcs_bucket, instances, trials)
         doomed = instances(f"doomed{trial:02d}", **ENV)
         # The kinds take turns so that even the short run has each; the point within is random.
         how = ("before-request", "after-request", "moment")[trial % 3]
+        # Every kill falls mid-delivery: a request point is drawn among those before result.json's
+        # write, and the doomed instance never gets that write through (killed there at once if
+        # the point did not come first; held there until the moment comes, for a moment kill).
         if how == "before-request":
-            doomed.kill_before = rng.randint(1, requests_per_delivery)
+            doomed.kill_before = rng.randint(1, result_request)
         elif how == "after-request":
-            doomed.kill_after = rng.randint(1, requests_per_delivery)
+            doomed.kill_after = rng.randint(1, result_request - 1)
+        doomed.stop_at_result = "hold" if how == "moment" else "kill"
         delivery = threading.Thread(target=_post_quietly, args=(doomed.url, event))
         delivery.start()
         if how == "moment":
@@ -73,8 +80,7 @@ def test_killed_at_random_points_then_redelivered(gcs_bucket, instances, trials)
             delivery.join(timeout=moment)
             doomed.kill(f"{moment:.1f} s into the delivery")
         delivery.join()
-        if doomed.killed_at is None:
-            doomed.kill("after it finished")  # its request count ran past the point: nothing to kill mid-way
+        assert doomed.killed_at is not None and doomed.process.wait() == -signal.SIGKILL
         figures[how] += 1
         points.append(doomed.killed_at)
 
@@ -85,6 +91,7 @@ def test_killed_at_random_points_then_redelivered(gcs_bucket, instances, trials)
         figures["redeliveries"] += deliveries
 
         check_result_set(gcs_bucket, prefix, WORDS)
+        assert not finished_before_kill, (trial, how, doomed.killed_at)  # a kill mid-delivery, every time
         for n in range(1, 4):
             page_writes = instances.writes.of(f"{prefix}/pages/{n:04d}.md")
             assert sum(page_writes.values()) == 1 and sum(c for (_, s), c in page_writes.items() if s == 200) == 1, \

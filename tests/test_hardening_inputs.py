@@ -42,9 +42,13 @@ def test_http_function_answers_each_hostile_input(client, case):
     body = response.get_json()
     if case.expected is None:
         assert response.status_code == 200, body
-        assert body["page_count"] >= 1 and body["pages"][0]["number"] == 1
+        assert body["page_count"] == case.page_count and body["failed_pages"] == list(case.failed_pages), body
+        assert [p["number"] for p in body["pages"]] == list(range(1, case.page_count + 1))
+        assert [p["number"] for p in body["pages"] if p["error"]] == list(case.failed_pages)
         if case.words:
             assert case.words in body["text"], body["text"]
+        else:
+            assert body["text"].strip() == "", body["text"]  # blank pages read as blank
     else:
         assert (response.status_code, body["error"]["code"]) == (case.http_status, case.expected), body
         assert body["error"]["message"]
@@ -82,6 +86,8 @@ def test_on_upload_records_each_hostile_input(gcs_bucket):
         outcome, manifest = deliver(gcs_bucket, name, case.data, case.content_type)
         if case.expected is None:
             assert manifest["status"] == "done", (case.name, manifest)
+            assert (manifest["page_count"], manifest["failed_pages"]) == (case.page_count, list(case.failed_pages)), \
+                (case.name, manifest)
             if case.words:
                 assert case.words in gcs_bucket.blob(f"{outcome.prefix}/document.md").download_as_text(), case.name
         else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.http_client import http_client
@@ -83,44 +81,52 @@ def test_api_token_when_configured():
     assert client.get("/healthz").status_code == 200  # health checks carry no token
 
 
-def test_busy_instance_answers_503_with_retry_after():
-    from functions import http
+def test_warmup_takes_the_token_too_by_get_or_post():
+    client = http_client(API_TOKEN="s3cret")
+    for method in (client.get, client.post):
+        error_of(method("/warmup"), 401, "unauthorized")
+        error_of(method("/warmup", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
+        error_of(method("/warmup", headers={"X-Api-Key": "s3cret-not"}), 401, "unauthorized")
+        response = method("/warmup", headers={"Authorization": "Bearer s3cret"})
+        assert response.status_code == 200 and response.get_json()["engine"] == "lite"
+    open_client = http_client()
+    assert open_client.get("/warmup").status_code == 200  # no token configured: open
+    error_of(open_client.put("/warmup"), 405, "method_not_allowed")
 
-    client = http_client(MAX_CONCURRENT_DOCUMENTS="1", QUEUE_WAIT_SECONDS="0")
-    http._slots.acquire()  # another document holds the only slot
+
+def test_an_object_the_service_account_may_not_read_is_403(gcs_emulator, gcs_bucket, monkeypatch):
+    """Storage itself refuses (an IAM 403 from the fault proxy in front of fake-gcs-server), for one
+    object of an allowed bucket; its neighbour reads normally."""
+    from tests.fault_proxy import FaultProxy
+
+    gcs_bucket.blob("secret.pdf").upload_from_string(PDF)
+    gcs_bucket.blob("open.pdf").upload_from_string(PDF)
+    proxy = FaultProxy(gcs_emulator.url).start()
+    proxy.before = lambda method, path, body: "403" if "secret.pdf" in path else None
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
     try:
-        response = client.post("/ocr", data=PDF, content_type="application/pdf")
+        client = http_client(ALLOWED_BUCKETS=gcs_bucket.name)
+        refused = client.post("/ocr", json={"gcs_uri": f"gs://{gcs_bucket.name}/secret.pdf"})
+        readable = client.post("/ocr", json={"gcs_uri": f"gs://{gcs_bucket.name}/open.pdf"})
     finally:
-        http._slots.release()
-    error_of(response, 503, "busy")
-    assert response.headers["Retry-After"] == "5"
+        proxy.stop()
+    message = error_of(refused, 403, "bucket_not_allowed")
+    assert f"may not read gs://{gcs_bucket.name}/secret.pdf" in message
+    assert proxy.injected["403"] >= 1
+    assert readable.status_code == 200 and "Short page" in readable.get_json()["text"]
 
 
-def test_chunked_bodies_over_the_limit_are_refused_not_500():
-    client = http_client(MAX_UPLOAD_BYTES="1000")
-    body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.pdf\"\r\n\r\n" + b"x" * 200_000 + b"\r\n--b--\r\n"
-    for content_type in ("application/json", "application/pdf"):
-        response = client.post("/ocr", data=body, headers={"Content-Type": content_type, "Transfer-Encoding": "chunked"},
-                               environ_overrides={"wsgi.input_terminated": True})
-        error_of(response, 413, "too_large")
-    response = client.post("/ocr", data=body, environ_overrides={"wsgi.input_terminated": True},
-                           headers={"Content-Type": "multipart/form-data; boundary=b", "Transfer-Encoding": "chunked"})
-    error_of(response, 411, "length_required")
-
-
-def test_storage_that_does_not_answer_is_503_with_retry_after(gcs_emulator, gcs_bucket):
+def test_storage_that_does_not_answer_is_503_with_retry_after(gcs_emulator, gcs_bucket, monkeypatch):
     from tests.fault_proxy import FaultProxy
 
     gcs_bucket.blob("doc.pdf").upload_from_string(PDF)
     proxy = FaultProxy(gcs_emulator.url).start()
     proxy.down = True  # every request dropped
-    previous = os.environ["STORAGE_EMULATOR_HOST"]
-    os.environ["STORAGE_EMULATOR_HOST"] = proxy.url
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
     try:
         client = http_client(ALLOWED_BUCKETS=gcs_bucket.name)
         response = client.post("/ocr", json={"gcs_uri": f"gs://{gcs_bucket.name}/doc.pdf"})
     finally:
-        os.environ["STORAGE_EMULATOR_HOST"] = previous
         proxy.stop()
     error_of(response, 503, "storage_unavailable")
     assert int(response.headers["Retry-After"]) > 0

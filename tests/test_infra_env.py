@@ -7,6 +7,7 @@ break a copy of infra/ the way deploy scripts used to break, and prove each brea
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,8 +29,8 @@ def test_infra_passes(infra, check):
 
 
 def test_rules_cover_every_variable_the_code_reads(infra):
-    # Sanity of the model itself: the three places together are exactly the code's variables.
-    accounted = set(infra.env) | set(infra.from_terraform) | set(infra.left_to_default)
+    # Sanity of the model itself: the four places together are exactly the code's variables.
+    accounted = set(infra.env) | set(infra.from_terraform) | set(infra.from_secret) | set(infra.left_to_default)
     assert accounted == infra_model.code_variables()
     assert {"HF_HOME", "HF_HUB_CACHE", "MODEL_CACHE_PATH"} <= set(infra.env)
 
@@ -132,7 +133,7 @@ def test_catches_a_value_the_code_refuses(copy):
 def test_catches_terraform_injecting_a_variable_the_env_file_does_not_name(copy):
     edit_tf(
         copy, "runtime_env.tf",
-        "    ALLOWED_BUCKETS    = google_storage_bucket.uploads.name\n",
+        "    ALLOWED_BUCKETS                 = google_storage_bucket.uploads.name\n",
         "    ALLOWED_BUCKETS    = google_storage_bucket.uploads.name\n    HF_HOME = \"/cache\"\n",
     )
     caught(copy, infra_model.check_env_wiring, "local.terraform_env sets")
@@ -153,7 +154,7 @@ def test_catches_a_trigger_on_the_results_bucket(copy):
 
 
 def test_catches_results_defaulting_to_the_watched_bucket(copy):
-    edit_tf(copy, "runtime_env.tf", "    RESULTS_BUCKET     = google_storage_bucket.results.name\n", "")
+    edit_tf(copy, "runtime_env.tf", "    RESULTS_BUCKET                  = google_storage_bucket.results.name\n", "")
     edit_env(copy, lambda d: d["from_terraform"].pop("RESULTS_BUCKET"))
     caught(copy, infra_model.check_trigger, "RESULTS_BUCKET is not injected")
 
@@ -168,8 +169,90 @@ def test_catches_a_public_http_function(copy):
     caught(copy, infra_model.check_http_private, "allUsers")
 
 
+def test_catches_a_service_account_that_does_not_wait_for_the_iam_api(copy):
+    edit_tf(copy, "iam.tf", '  display_name = "gnosis-ocr: HTTP function"\n  depends_on   = [google_project_service.apis]\n',
+            '  display_name = "gnosis-ocr: HTTP function"\n')
+    caught(copy, infra_model.check_accounts_wait_for_iam, "google_service_account.http")
+
+
+def test_catches_an_accepting_service_that_cannot_enqueue(copy):
+    edit_tf(copy, "tasks.tf", 'resource "google_cloud_tasks_queue_iam_member" "enqueue" {\n  for_each = local.enqueuers',
+            'resource "google_cloud_tasks_queue_iam_member" "enqueue" {\n  for_each = { worker = google_service_account.worker.member }')
+    caught(copy, infra_model.check_worker_private, "roles/cloudtasks.enqueuer")
+
+
+def test_catches_an_unused_data_source(copy):
+    # Issue 13: data "google_project" was declared and read nowhere.
+    (copy / "extra.tf").write_text('data "google_client_config" "unused" {}\n')
+    caught(copy, infra_model.check_no_unused_data, "data.google_client_config.unused")
+
+
+def test_catches_an_api_token_written_into_the_env_file(copy):
+    edit_env(copy, lambda d: (d["from_secret"].pop("API_TOKEN"), d["env"].update(API_TOKEN="hunter2")))
+    caught(copy, infra_model.check_secrets, "API_TOKEN looks like a secret")
+
+
+def test_catches_a_warmup_job_without_the_api_token(copy):
+    # Issue 11 item 8: the job sent only its OIDC token, and the function answered 401.
+    edit_tf(
+        copy, "scheduler.tf",
+        'headers     = local.warmup_token ? { "X-Api-Key" = data.google_secret_manager_secret_version.api_token[0].secret_data } : {}\n',
+        "",
+    )
+    caught(copy, infra_model.check_secrets, "X-Api-Key")
+
+
+def test_catches_a_worker_others_may_invoke(copy):
+    (copy / "extra.tf").write_text(
+        'resource "google_cloud_run_v2_service_iam_member" "oops" {\n'
+        '  name   = google_cloud_run_v2_service.fn["worker"].name\n'
+        '  role   = "roles/run.invoker"\n'
+        '  member = google_service_account.http.member\n}\n'
+    )
+    caught(copy, infra_model.check_worker_private, "only IAM member")
+
+
+def test_catches_a_worker_reachable_from_the_internet(copy):
+    edit_tf(
+        copy, "run.tf",
+        '      # Cloud Tasks in the same project counts as internal traffic; only the tasks account may invoke it.\n'
+        '      ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY"',
+        '      ingress = "INGRESS_TRAFFIC_ALL"',
+    )
+    caught(copy, infra_model.check_worker_private, "INGRESS_TRAFFIC_INTERNAL_ONLY")
+
+
+def test_catches_a_secret_env_written_as_a_plain_value(copy):
+    edit_tf(copy, "run.tf", "          value_source {\n            secret_key_ref {\n              secret  = env.value.secret\n"
+            "              version = env.value.version\n            }\n          }\n", "          value = env.value.secret\n")
+    caught(copy, infra_model.check_env_wiring, "only read local.secret_env", "value_source")
+
+
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary (CI has none); the checks above do not need it")
 def test_terraform_fmt():
     # fmt needs no providers, so it runs wherever a terraform binary does: syntax and layout.
     run = subprocess.run(["terraform", "fmt", "-check", "-diff", "."], cwd=INFRA_DIR, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_branch_as_model_revision_is_refused_at_plan_time(infra):
+    # The shipped runtime_env.json names a branch until an operator writes the commit to deploy;
+    # the precondition in runtime_env.tf is what stops `terraform plan`, and it refuses branch names.
+    pattern = infra_model.revision_guard_pattern(infra)
+    assert pattern, "runtime_env.tf has no precondition on MODEL_REVISION"
+    for refused in ("main", "v1.0", "refs/pr/1", "0" * 39, "A" * 40):
+        assert not re.fullmatch(pattern, refused), refused
+    assert re.fullmatch(pattern, "3baa2d7e4f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c")
+
+
+def test_catches_a_branch_revision_with_the_guard_removed(copy):
+    text = (copy / "runtime_env.tf").read_text()
+    start = text.index("    precondition {\n      # A branch (main)")
+    end = text.index("    }\n", start) + len("    }\n")
+    (copy / "runtime_env.tf").write_text(text[:start] + text[end:])
+    caught(copy, infra_model.check_model_revision_pinned, "MODEL_REVISION='main'", "not a commit hash")
+
+
+def test_a_commit_hash_needs_no_guard(copy):
+    edit_env(copy, lambda d: d["env"].update(MODEL_REVISION="3baa2d7e4f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c"))
+    assert infra_model.check_model_revision_pinned(infra_model.load(copy)) == []

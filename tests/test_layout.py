@@ -9,28 +9,7 @@ from __future__ import annotations
 import pytest
 
 from common.layout import Line, assemble_page, is_page_number
-
-WIDTH, HEIGHT = 1000, 1400
-CHAR = 9  # px per character: only the box widths depend on it
-PITCH = 26  # line pitch inside a paragraph
-
-
-def line(text: str, x: float, y: float, height: float = 20, width: float | None = None) -> Line:
-    return Line(text, x, y, x + (width if width is not None else CHAR * len(text)), y + height)
-
-
-def column(texts: list[str], x: float, y: float, width: float) -> list[Line]:
-    """Wrapped lines of one paragraph; every line but the last fills the column width."""
-    last = len(texts) - 1
-    return [
-        line(text, x, y + i * PITCH, width=width if i < last else CHAR * len(text))
-        for i, text in enumerate(texts)
-    ]
-
-
-def in_order(text: str, *pieces: str) -> bool:
-    positions = [text.find(piece) for piece in pieces]
-    return -1 not in positions and positions == sorted(positions)
+from tests.layout_boxes import HEIGHT, PITCH, WIDTH, column, in_order, line
 
 
 LEFT = [
@@ -206,7 +185,8 @@ def test_table_rows_are_not_read_column_by_column():
         y = 300 + i * 30
         lines += [line(label, 100, y), line(a, 500, y), line(b, 700, y)]
     page = assemble_page(lines, WIDTH, HEIGHT)
-    assert in_order(page.text, "Item 2023 2024", "Revenue 1,200 1,350", "Costs 800 640", "Profit 400 710")
+    assert in_order(page.text, "| Item | 2023 | 2024 |", "| Revenue | 1,200 | 1,350 |", "| Costs | 800 | 640 |",
+                    "| Profit | 400 | 710 |")
 
 
 def test_label_left_of_its_line_stays_on_that_line():

@@ -14,9 +14,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from common.config import Settings
 from common.engines.base import PageText
+from tests.pages import FONT_FILE
 
 WIDTH, HEIGHT = 1000, 1300
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+DEJAVU = FONT_FILE  # shipped with the tests
 
 ONE_COLUMN = [
     "The morning train left the station",

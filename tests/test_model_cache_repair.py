@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -140,3 +141,16 @@ def test_unreachable_hub_is_model_unavailable(tiny_model_hub, monkeypatch, outag
 def test_unknown_model_is_a_clear_error(tiny_model_hub):
     with pytest.raises(ModelUnavailable, match="not found"):
         model_cache.ensure_snapshot(tiny_model_hub.settings(model_id="tests/no-such-model", model_revision="main"))
+
+
+@pytest.mark.parametrize("revision", ["no-such-branch", "0123456789abcdef0123456789abcdef01234567"],
+                         ids=["branch", "commit"])
+def test_unknown_revision_is_a_clear_configuration_error(tiny_model_hub, caplog, revision):
+    hub = tiny_model_hub
+    caplog.set_level(logging.ERROR, logger="common.model_cache")
+    expected = f"revision '{revision}' of {hub.model_id} does not exist on {hub.endpoint}: check MODEL_REVISION"
+    with pytest.raises(ModelUnavailable) as caught:
+        model_cache.ensure_snapshot(hub.settings(model_revision=revision))
+    assert caught.value.message == expected and caught.value.status == 503
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [expected]
+    assert hub.server.file_gets() == {}  # nothing downloaded for a revision that does not exist

@@ -47,7 +47,8 @@ def test_concurrent_deliveries_share_the_pages(gcs_bucket, counting):
     assert dict(counting.pages) == {words: 1 for words in PAGE_WORDS}
     prefix = f"ocr-results/race.pdf/{blob.generation}"
     assert list_names(gcs_bucket, "ocr-results/") == [
-        f"{prefix}/document.md", *(f"{prefix}/pages/{n:04d}.md" for n in (1, 2, 3)), f"{prefix}/result.json"]
+        f"{prefix}/document.md", f"{prefix}/job.json", *(f"{prefix}/pages/{n:04d}.md" for n in (1, 2, 3)),
+        f"{prefix}/result.json", f"{prefix}/status.json"]
     workers = {gcs_bucket.get_blob(f"{prefix}/pages/{n:04d}.md").metadata["worker"] for n in (1, 2, 3)}
     assert len(workers) == 2  # the work was shared, not duplicated
     assert read_json(gcs_bucket, f"{prefix}/result.json")["status"] == "done"

@@ -17,8 +17,8 @@ def test_multi_page_pdf_gets_every_output(gcs_bucket, function_client, counting)
 
     prefix = f"ocr-results/inbox/report 1.pdf/{blob.generation}"
     assert list_names(gcs_bucket, "ocr-results/") == [
-        f"{prefix}/document.md", f"{prefix}/pages/0001.md", f"{prefix}/pages/0002.md",
-        f"{prefix}/pages/0003.md", f"{prefix}/result.json",
+        f"{prefix}/document.md", f"{prefix}/job.json", f"{prefix}/pages/0001.md", f"{prefix}/pages/0002.md",
+        f"{prefix}/pages/0003.md", f"{prefix}/result.json", f"{prefix}/status.json",
     ]  # and no claims left behind
     for number, words in enumerate(PAGE_WORDS, 1):
         page = gcs_bucket.blob(f"{prefix}/pages/{number:04d}.md").download_as_text()
@@ -72,4 +72,9 @@ def test_results_in_another_bucket(gcs_bucket, gcs_emulator, function_client, co
     blob = upload(gcs_bucket, "a.png", make_png(), "image/png")
     assert post_event(function_client, finalized_event(blob)) == 200
     assert list_names(gcs_bucket) == ["a.png"]
-    assert f"out/a.png/{blob.generation}/result.json" in list_names(results)
+    prefix = f"out/a.png/{blob.generation}"
+    assert list_names(results) == [f"{prefix}/{name}" for name in (
+        "document.md", "job.json", "pages/0001.md", "result.json", "status.json")]
+    result = read_json(results, f"{prefix}/result.json")
+    assert (result["status"], result["page_count"], result["failed_pages"]) == ("done", 1, [])
+    assert "kilo lima mike" in results.blob(f"{prefix}/document.md").download_as_text().lower()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 import pytest
-from google.api_core.exceptions import ServiceUnavailable
+from google.api_core.exceptions import RetryError, ServiceUnavailable
 
 from common.config import Settings
-from common.errors import ModelUnavailable
 from common.storage import GcsStore
 from common.upload_job import process_object
+from tests.fault_proxy import FaultProxy
+from tests.hardening_helpers import client_for, fast_retry
+from tests.tiny_model import hub_server, tiny_model_dir, tiny_model_hub  # noqa: F401 (fixtures)
 from tests.upload_helpers import (  # noqa: F401  (fixtures)
     counting, finalized_event, function_client, list_names, make_encrypted_pdf, make_pdf, make_png, post_event,
     read_json, upload, upload_env,
@@ -113,34 +115,37 @@ def test_permanent_failure_is_recorded_and_acknowledged(
     assert post_event(function_client, finalized_event(blob)) == 200
 
 
-class FlakyStore(GcsStore):
-    def read(self, *args, **kwargs):
-        raise ServiceUnavailable("storage is having a bad day")
-
-
-def test_storage_fault_raises_for_a_retry(gcs_bucket, counting):
+def test_storage_fault_raises_for_a_retry(gcs_emulator, gcs_bucket, counting):
+    """Storage answers 503 to every request (the fault proxy in front of fake-gcs-server) until the
+    client's retries run out: the delivery raises, so the platform retries, and writes nothing."""
     blob = upload(gcs_bucket, "flaky.pdf", make_pdf(1), "application/pdf")
-    with pytest.raises(ServiceUnavailable):
-        process_object(bucket=gcs_bucket.name, name="flaky.pdf", generation=blob.generation,
-                       settings=Settings.from_env(), source=FlakyStore(gcs_bucket.name))
-    assert list_names(gcs_bucket) == ["flaky.pdf"]
+    proxy = FaultProxy(gcs_emulator.url).start()
+    proxy.before = lambda method, path, body: "503"
+    try:
+        client = client_for(proxy.url)
+        with pytest.raises(RetryError) as raised:
+            process_object(bucket=gcs_bucket.name, name="flaky.pdf", generation=blob.generation,
+                           settings=Settings.from_env(), source=GcsStore(gcs_bucket.name, client, fast_retry(0.5)),
+                           store=GcsStore(gcs_bucket.name, client, fast_retry(0.5)))
+    finally:
+        proxy.stop()
+    assert isinstance(raised.value.cause, ServiceUnavailable) and proxy.injected["503"] >= 2
+    assert list_names(gcs_bucket) == ["flaky.pdf"] and counting.total == 0
 
 
-class NoModel:
-    name, model, revision, batch_size = "vlm", "nanonets/Nanonets-OCR-s", "main", 4
-
-    def load(self) -> dict:
-        raise ModelUnavailable("the model is being downloaded by another instance")
-
-    def ocr_pages(self, images):
-        self.load()
-
-
-def test_model_unavailable_raises_and_releases_its_claims(gcs_bucket, function_client, counting, monkeypatch):
+def test_model_unavailable_raises_and_releases_its_claims(gcs_bucket, function_client, tiny_model_hub, monkeypatch):
+    """OCR_ENGINE=vlm while the model hub is down (the tiny-model hub's knob): the event fails with
+    500, so the platform retries, and nothing is left behind to hold up the retry."""
     import common.engines
 
-    monkeypatch.setitem(common.engines._engines, "lite", NoModel())
+    hub = tiny_model_hub
+    hub.server.knobs.down = True
+    for name, value in hub.env("main", OCR_ENGINE="vlm").items():
+        if name.startswith(("MODEL_", "HF_", "OCR_")):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(common.engines, "_engines", {})  # no engine built yet in this process
     blob = upload(gcs_bucket, "wait.pdf", make_pdf(2), "application/pdf")
     assert post_event(function_client, finalized_event(blob)) == 500  # the platform retries
-    # No result and no claim left to hold up the retry.
-    assert list_names(gcs_bucket) == ["wait.pdf"]
+    # No result and no claim left to hold up the retry: only the job record of the accepted job.
+    assert list_names(gcs_bucket) == ["ocr-results/wait.pdf/%s/%s" % (blob.generation, name) for name in ("job.json", "status.json")] + ["wait.pdf"]
+    assert hub.server.snapshot() and hub.server.file_gets() == {}  # it asked the hub, which was down

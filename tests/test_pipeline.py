@@ -8,6 +8,7 @@ import pytest
 
 from common.config import Settings
 from common.engines.lite import LiteEngine
+from common.errors import EngineFailed
 from common.pipeline import DocumentResult, PageResult, ocr_document, render, to_markdown, to_text
 from tests.pages import image_bytes, pdf_bytes, text_page, tiff_bytes
 
@@ -60,16 +61,22 @@ def made_result() -> DocumentResult:
     return DocumentResult(page_count=2, pages=pages, engine="lite", model="rapidocr", revision="3", timings={"total_seconds": 1.0})
 
 
+# Written by hand from the page texts above, not produced by the code under test.
+EXPECTED_MARKDOWN = "# Title\n\nSome **bold** text and a <b>tag</b>.\n\n- item one\n- item two\n"
+EXPECTED_TEXT = "Title\n\nSome bold text and a tag.\n\nitem one\nitem two\n"
+
+
 def test_output_formats():
     result = made_result()
-    assert render(result, "markdown") == "# Title\n\nSome **bold** text and a <b>tag</b>.\n\n- item one\n- item two\n"
-    assert render(result, "text") == "Title\n\nSome bold text and a tag.\n\nitem one\nitem two\n"
+    assert render(result, "markdown") == EXPECTED_MARKDOWN
+    assert render(result, "text") == EXPECTED_TEXT
     body = json.loads(render(result, "json"))
     assert [p["number"] for p in body["pages"]] == [1, 2]
     assert body["pages"][0]["header"] == ["Running head"] and body["pages"][1]["footer"] == ["2"]
     assert "Running head" not in body["text"]  # headers stay out of the document text
     assert body["engine"] == "lite" and body["failed_pages"] == []
-    assert to_text(result.pages) == render(result, "text")
+    assert body["text"] == EXPECTED_MARKDOWN  # the document body, without running heads
+    assert to_markdown(result.pages) == EXPECTED_MARKDOWN and to_text(result.pages) == EXPECTED_TEXT
 
 
 class BreaksOnWidePages:
@@ -79,7 +86,7 @@ class BreaksOnWidePages:
     def __init__(self, engine):
         self.engine, self.name, self.model, self.revision, self.batch_size = engine, "lite", "rapidocr", "x", 2
 
-    def load(self) -> dict:
+    def load(self, wait_seconds=None) -> dict:
         return self.engine.load()
 
     def ocr_pages(self, images):
@@ -88,10 +95,9 @@ class BreaksOnWidePages:
         return self.engine.ocr_pages(images)
 
 
-def test_an_engine_crash_fails_that_page_only(engine):
+def test_an_engine_crash_is_the_engines_fault_not_the_pages(engine):
+    # Retried as a whole (503 / redelivery), never recorded as a failed page: see test_engine_faults.py.
     tall = text_page(["Tall page words"], size=(400, 600), top=60, left=40, font_size=40)
     wide = text_page(["Wide page"], size=(600, 400), top=60, left=40, font_size=40)
-    result = ocr_document(pdf_bytes([tall, wide, tall]), SETTINGS, engine=BreaksOnWidePages(engine))
-    assert result.failed_pages == [2]
-    assert result.pages[1].error == "engine_error: ValueError: engine crashed"
-    assert "Tall page words" in result.pages[0].text and "Tall page words" in result.pages[2].text
+    with pytest.raises(EngineFailed, match="page\\(s\\) 1, 2: ValueError: engine crashed"):
+        ocr_document(pdf_bytes([tall, wide, tall]), SETTINGS, engine=BreaksOnWidePages(engine))

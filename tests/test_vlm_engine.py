@@ -164,3 +164,15 @@ def test_prompt_is_the_model_cards():
     assert PROMPT.startswith("Extract the text from the above document as if you were reading it naturally. "
                              "Return the tables in html format. Return the equations in LaTeX representation.")
     assert PROMPT.endswith("Prefer using ☐ and ☑ for check boxes.")
+
+
+def test_a_page_image_the_processor_refuses_fails_that_page_only(tiny_model_hub):
+    # A 2000 x 5 strip (a PDF page that shape renders so): Qwen2-VL's processor refuses aspect
+    # ratios over 200 with a ValueError. That is the page's fault; the other pages are read.
+    engine = CountingEngine(tiny_model_hub.settings(model_revision="main", vlm_batch_size=3, max_new_tokens=8))
+    pages = engine.ocr_pages([page("first"), Image.new("RGB", (2000, 5), "white"), page("third")])
+
+    assert [p.error is not None for p in pages] == [False, True, False]
+    assert "aspect ratio" in pages[1].error and pages[1].text == ""
+    # The batch's processor call failed before generating; then the readable pages went on together.
+    assert [size for size, extra in engine.calls if not extra] == [3, 2]

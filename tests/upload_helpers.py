@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 
 from PIL import Image, ImageDraw, ImageFont
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+from tests.pages import FONT_FILE  # noqa: E402  (the font the tests ship)
+
+FONT = str(FONT_FILE)
 # One distinctive phrase per page; the lite engine reads them back.
 PAGE_WORDS = ["Alpha Bravo Charlie", "Delta Echo Foxtrot", "Golf Hotel India"]
 # Small renders keep the lite engine near a second per page on two cores.
@@ -92,8 +94,9 @@ class CountingEngine:
         self.pages: Counter = Counter()
         self._lock = threading.Lock()
 
-    def load(self) -> dict:
-        return self.inner.load()
+    def load(self, wait_seconds: float | None = None) -> dict:
+        # The engines' own signature: pipeline.load_engine passes the model wait when it has one.
+        return self.inner.load() if wait_seconds is None else self.inner.load(wait_seconds=wait_seconds)
 
     def ocr_pages(self, images):
         results = self.inner.ocr_pages(images)

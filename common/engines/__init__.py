@@ -20,8 +20,13 @@ _engines: dict[str, OcrEngine] = {}
 _engines_lock = threading.Lock()
 
 
+# The device nodes the NVIDIA driver makes, one per GPU (not /dev/nvidiactl or /dev/nvidia-uvm).
+# A module constant so that tests can point the check at a folder of their own.
+GPU_DEVICES = "/dev/nvidia[0-9]*"
+
+
 def gpu_present() -> bool:
-    return bool(glob.glob("/dev/nvidia[0-9]*"))
+    return bool(glob.glob(GPU_DEVICES))
 
 
 def choose_engine_name(requested: str) -> tuple[str, str]:
@@ -29,8 +34,8 @@ def choose_engine_name(requested: str) -> tuple[str, str]:
     if requested != "auto":
         return requested, f"{requested} was asked for"
     if gpu_present():
-        return "vlm", "auto: a GPU is present (/dev/nvidia*)"
-    return "lite", "auto: no GPU found (no /dev/nvidia*)"
+        return "vlm", f"auto: a GPU is present ({GPU_DEVICES})"
+    return "lite", f"auto: no GPU found (no {GPU_DEVICES})"
 
 
 def loaded_engine_names() -> list[str]:

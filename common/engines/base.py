@@ -30,11 +30,17 @@ class OcrEngine(Protocol):
     revision: str  # the commit hash (vlm) or package version (lite)
     batch_size: int  # pages the pipeline hands to one ocr_pages call
 
-    def load(self) -> dict:
+    def load(self, wait_seconds: float | None = None) -> dict:
         """Make the engine ready (once per process, thread-safe) and say how: at least
-        ``cache`` (hit / miss / downloaded / waited / bundled) and ``seconds``."""
+        ``cache`` (hit / miss / downloaded / waited / bundled) and ``seconds``.
+
+        ``wait_seconds`` bounds how long this caller waits for a load in progress (None: the
+        engine's own bound); past it, ``ModelUnavailable`` while the load goes on."""
         ...
 
     def ocr_pages(self, images: Sequence[Image.Image]) -> list[PageText]:
-        """OCR a batch of page images (RGB), one PageText per image, in order."""
+        """OCR a batch of page images (RGB), one PageText per image, in order.
+
+        A fault that belongs to one page (it loops, the model cannot take its image) is that page's
+        ``PageText.error``; anything raised is a fault of the engine, and the caller retries later."""
         ...

@@ -18,7 +18,9 @@ from PIL import Image
 
 from common.config import Settings
 from common.engines.base import PageText
+from common.engines.scripts import keep_latin, mend_accents
 from common.layout import Line, assemble_page
+from common.layout.words import mend_glued
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class LiteEngine:
 
         started = time.perf_counter()
         threads = settings.lite_threads or os.cpu_count() or 1
+        self.script = settings.lite_script
         self.model = "rapidocr"
         self.revision = version("rapidocr")
         self._ocr = RapidOCR(
@@ -57,14 +60,15 @@ class LiteEngine:
         )
         self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapidocr")
         self._load_seconds = round(time.perf_counter() - started, 3)
-        log.info("lite engine ready: rapidocr %s with its bundled models, %d threads", self.revision, threads)
+        log.info("lite engine ready: rapidocr %s with its bundled models, %d threads, scripts: %s",
+                 self.revision, threads, self.script)
 
-    def load(self) -> dict:
-        # The ONNX models ship in the wheel and were loaded by the constructor.
+    def load(self, wait_seconds: float | None = None) -> dict:
+        # The ONNX models ship in the wheel and were loaded by the constructor: nothing to wait for.
         return {"cache": "bundled", "seconds": {"load": self._load_seconds}}
 
     def read_lines(self, image: Image.Image) -> list[Line]:
-        """The raw rapidocr lines of one image, in detection order."""
+        """rapidocr's lines of one image, in detection order, kept to ``LITE_SCRIPT``."""
         pixels = np.asarray(image.convert("RGB"))
         # One thread runs every rapidocr call: the RapidOCR object updates its own settings on each
         # call (not safe to share between request threads), and onnxruntime's buffers stay in one
@@ -72,10 +76,15 @@ class LiteEngine:
         output = self._runner.submit(self._ocr, pixels).result()
         if output.boxes is None or output.txts is None:
             return []
+        texts = list(output.txts)
+        if self.script == "latin":
+            texts = mend_accents([keep_latin(text) for text in texts])
+        texts = mend_glued(texts)  # the recogniser drops narrow spaces: "Theterm"
         lines = []
-        for box, text in zip(output.boxes, output.txts):
+        for box, text in zip(output.boxes, texts):
             xs, ys = box[:, 0], box[:, 1]
-            lines.append(Line(text=text, x0=float(xs.min()), y0=float(ys.min()), x1=float(xs.max()), y1=float(ys.max())))
+            if text.strip():
+                lines.append(Line(text=text, x0=float(xs.min()), y0=float(ys.min()), x1=float(xs.max()), y1=float(ys.max())))
         return lines
 
     def ocr_pages(self, images: Sequence[Image.Image]) -> list[PageText]:

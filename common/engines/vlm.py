@@ -226,14 +226,16 @@ class VlmEngine:
         commit = model_cache.local_commit(self.settings.hub_cache_path, self.model, self.settings.model_revision)
         return commit or self.settings.model_revision
 
-    def load(self) -> model_cache.CacheReport:
+    def load(self, wait_seconds: float | None = None) -> model_cache.CacheReport:
         """Resolve, download if need be, and load the model, once per process.
 
-        Concurrent callers wait for the same load; later calls return at once with the same report,
-        marked ``already_loaded``. Raises ModelUnavailable (transient) or ModelCacheDamaged.
+        Concurrent callers wait for the same load, each at most ``wait_seconds`` (default
+        MODEL_WAIT_SECONDS; then ModelUnavailable while the load goes on); later calls return at once
+        with the same report, marked ``already_loaded``. Raises ModelUnavailable (transient),
+        ModelCacheDamaged or EngineFailed (out of memory).
         """
         bundle, report = model_cache.load_once(self.settings, lambda folder: _load_bundle(folder, self.settings),
-                                               key="vlm")
+                                               key="vlm", wait_seconds=wait_seconds)
         if self._bundle is None:
             self._bundle, self._report = bundle, report
         return report
@@ -278,13 +280,45 @@ class VlmEngine:
             results.append((text, looped))
         return results
 
+    def _refusals(self, images: Sequence[Image.Image]) -> dict[int, str]:
+        """{index: why} for the page images the model's processor refuses (each tried alone).
+
+        Qwen2-VL's, for one, raises ValueError for an aspect ratio over 200 (a PDF page shaped like a
+        strip): that is the page's fault, and always will be, so it fails that page and no other.
+        """
+        refused = {}
+        for index, image in enumerate(images):
+            try:
+                self._bundle.processor.image_processor(images=[fit_image(image, self.settings.vlm_max_pixels)],
+                                                      return_tensors="pt")
+            except ValueError as exc:
+                refused[index] = f"page_unreadable: the model cannot take this page image: {exc}"
+        return refused
+
+    def _read_batch(self, batch: list[Image.Image]) -> list[tuple[str, bool] | str]:
+        """Per image: (text, looped?) from one generate call, or why the image was refused."""
+        try:
+            return list(self._generate(batch))
+        except ValueError:
+            refused = self._refusals(batch)
+            if not refused:
+                raise  # not an image the processor refused: the engine's fault, the caller retries
+        readable = [image for index, image in enumerate(batch) if index not in refused]
+        generated = iter(self._generate(readable) if readable else [])
+        return [refused[index] if index in refused else next(generated) for index in range(len(batch))]
+
     def ocr_pages(self, images: Sequence[Image.Image]) -> list[PageText]:
         if self._bundle is None:
             self.load()
         pages: list[PageText] = []
         for start in range(0, len(images), self.batch_size):
             batch = list(images[start:start + self.batch_size])
-            for offset, (text, looped) in enumerate(self._generate(batch)):
+            for offset, read in enumerate(self._read_batch(batch)):
+                if isinstance(read, str):
+                    log.warning("vlm: page %d of %d refused by the processor: %s", start + offset + 1, len(images), read)
+                    pages.append(PageText(text="", error=read))
+                    continue
+                text, looped = read
                 if looped:
                     log.warning("vlm: page %d of %d repeated itself until MAX_NEW_TOKENS; retrying once with %s",
                                 start + offset + 1, len(images), RETRY_GENERATION)
@@ -295,4 +329,3 @@ class VlmEngine:
                                   f"twice (also with {RETRY_GENERATION}); the page text is unreliable")
                 pages.append(page)
         return pages
-

@@ -1,41 +1,16 @@
-# The functions are built from this repository by Cloud Run's source build (Google Cloud's Python
-# buildpack + functions-framework), the same way `gcloud run deploy --source . --function T` does.
-
-data "archive_file" "source" {
-  type        = "zip"
-  source_dir  = "${path.module}/.."
-  output_path = "${path.module}/.terraform/gnosis-ocr-source.zip"
-  # Only what the runtime needs: main.py, functions/, common/, requirements.txt.
-  excludes = [
-    ".git",
-    ".git/**",
-    ".venv/**",
-    ".venv-tools/**",
-    "infra/**",
-    "tests/**",
-    "bench/**",
-    "out/**",
-    "**/__pycache__/**",
-    "**/*.pyc",
-    ".pytest_cache/**",
-  ]
-}
-
-resource "google_storage_bucket_object" "source" {
-  # Named by content so that a changed repository means a new object, hence a new build.
-  name   = "gnosis-ocr-${data.archive_file.source.output_md5}.zip"
-  bucket = google_storage_bucket.source.name
-  source = data.archive_file.source.output_path
-}
+# The two images the services run are built from this repository by Cloud Build (../Dockerfile,
+# ../cloudbuild.yaml), pushed here, and deployed by digest: infra/deploy.sh builds them and passes
+# their digests in var.image_digests. Terraform builds nothing itself (a Cloud Run service's
+# build_config is metadata only and starts no build).
 
 resource "google_artifact_registry_repository" "images" {
   repository_id = "${local.name_prefix}-images"
   location      = var.region
   format        = "DOCKER"
-  description   = "Function images built from the gnosis-ocr source"
+  description   = "gnosis-ocr images (cpu: lite engine; gpu: torch for the L4) built from this repository"
   labels        = local.labels
 
-  # Every deploy adds a multi-GB image (torch); keep a few for rollback, not all of them.
+  # The gpu image is several GB; keep a few of each for rollback, not all of them.
   cleanup_policy_dry_run = false
   cleanup_policies {
     id     = "keep-recent"
@@ -55,13 +30,18 @@ resource "google_artifact_registry_repository" "images" {
   depends_on = [google_project_service.apis]
 }
 
+# Cloud Build runs as this account, not as the project's default build account (which holds
+# broad project roles).
 resource "google_service_account" "build" {
   account_id   = "${local.name_prefix}-build"
-  display_name = "gnosis-ocr: builds the function images"
+  display_name = "gnosis-ocr: builds the images"
+
+  depends_on = [google_project_service.apis]
 }
 
+# gcloud builds submit stages the source here; the build reads it.
 resource "google_storage_bucket_iam_member" "build_reads_source" {
-  bucket = google_storage_bucket.source.name
+  bucket = google_storage_bucket.build.name
   role   = "roles/storage.objectViewer"
   member = google_service_account.build.member
 }
