@@ -54,7 +54,7 @@ class FixedLatencyEngine:
     def __init__(self, latency: float):
         self.latency = latency
 
-    def load(self) -> dict:
+    def load(self, wait_seconds: float | None = None) -> dict:
         return {}
 
     def ocr_pages(self, images):

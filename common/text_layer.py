@@ -45,6 +45,13 @@ BAD_CHAR_SHARE = 0.05
 MIN_WORDLIKE_SHARE = 0.5
 # Characters further apart than this many line heights are separate pieces (table cells, columns).
 PIECE_GAP = 1.0
+# A space pdfium generated around an accent drawn apart from its letter (TeX's "Min\'a\v{c}") is
+# dropped when the characters on either side are closer than this (line heights).
+JOINED_GAP = 0.1
+# Spacing accents TeX and others draw as a glyph of their own over the letter: put back on it.
+_ACCENTS = {"\u00b4": "\u0301", "\u00a8": "\u0308", "\u00af": "\u0304", "\u00b8": "\u0327",
+            "\u02c6": "\u0302", "\u02c7": "\u030c", "\u02d8": "\u0306", "\u02d9": "\u0307",
+            "\u02da": "\u030a", "\u02db": "\u0328", "\u02dc": "\u0303", "\u02dd": "\u030b"}
 
 _INVISIBLE_MODES = (pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE, pdfium_c.FPDF_TEXTRENDERMODE_CLIP)
 _CID = re.compile(r"\(cid:\d+\)")
@@ -169,6 +176,12 @@ class _Run:
         self.text, self.angle = [char], angle
         self.x0, self.y0, self.x1, self.y1 = box
         self.last = box
+        self.space: str | None = None  # a space waits for the next character: "real" or "generated"
+        self.accent = False  # an accent was drawn since the last character
+
+    def add_space(self, generated: bool) -> None:
+        if self.space != "real":
+            self.space = "generated" if generated else "real"
 
     def takes(self, box, angle: int) -> bool:
         if angle != self.angle:
@@ -185,14 +198,24 @@ class _Run:
         gap_y = max(y0 - self.last[3], self.last[1] - y1)
         return max(gap_x, gap_y) <= PIECE_GAP * size
 
-    def add(self, char: str, box) -> None:
+    def add(self, char: str, box) -> int:
+        """Append ``char``; returns its index in ``text``."""
+        if self.space:
+            gap = max(box[0] - self.last[2], self.last[0] - box[2]) if self.angle == 0 else 1e9
+            if self.space == "real" or not self.accent or gap > JOINED_GAP * (box[3] - box[1]):
+                self.text.append(" ")
+            self.space = None
+        self.accent = False
         self.text.append(char)
         self.x0, self.y0 = min(self.x0, box[0]), min(self.y0, box[1])
         self.x1, self.y1 = max(self.x1, box[2]), max(self.y1, box[3])
         self.last = box
+        return len(self.text) - 1
 
     def line(self) -> Line:
         text = "".join(_LIGATURES.get(c, c) for c in self.text)
+        # TeX typesets double quotes as two single ones (``...''); a reader sees double quotes.
+        text = text.replace("\u2018\u2018", "\u201c").replace("\u2019\u2019", "\u201d")
         return Line(" ".join(text.split()), self.x0, self.y0, self.x1, self.y1)
 
 
@@ -211,6 +234,8 @@ def _lines(textpage, frame: _Frame, drawn: "_Drawn") -> tuple[list[Line], list[L
     modes: dict[int, bool] = {}  # text object address -> invisible?
     rect = pdfium_c.FS_RECTF()
     text_chars: list[str] = []
+    accents: list[tuple[str, tuple]] = []
+    letters: list[tuple[tuple, list]] = []
     get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
     map_error = pdfium_c.FPDFText_HasUnicodeMapError
     for index in range(count):
@@ -227,10 +252,11 @@ def _lines(textpage, frame: _Frame, drawn: "_Drawn") -> tuple[list[Line], list[L
                 modes[key] = bool(obj) and pdfium_c.FPDFTextObj_GetTextRenderMode(obj) in _INVISIBLE_MODES
             invisible = modes[key]
         if char.isspace():
+            generated = pdfium_c.FPDFText_IsGenerated(textpage, index) == 1
             if open_all is not None:
-                open_all.text.append(" ")
+                open_all.add_space(generated)
             if open_visible is not None and not invisible:
-                open_visible.text.append(" ")
+                open_visible.add_space(generated)
             continue
         text_chars.append(char)
         counts["bad_chars"] += _is_bad(char) or map_error(textpage, index) == 1
@@ -249,23 +275,51 @@ def _lines(textpage, frame: _Frame, drawn: "_Drawn") -> tuple[list[Line], list[L
             radians = pdfium_c.FPDFText_GetCharAngle(textpage, index)  # counter-clockwise; -1: unknown
             degrees = round(math.degrees(radians) / 90) % 4 * 90 if radians >= 0 else 0
             angle = (degrees - frame.rotation) % 360  # as displayed; 0 reads left to right
+        if char in _ACCENTS and angle == 0:
+            accents.append((char, box))
+            for run in (open_all, open_visible):
+                if run is not None:
+                    run.accent = True
+            continue
+        places = []  # where the character went: (run, index), for an accent to find it
         if open_all is not None and open_all.takes(box, angle):
-            open_all.add(char, box)
+            places.append((open_all, open_all.add(char, box)))
         else:
             open_all = _Run(char, box, angle)
             all_runs.append(open_all)
+            places.append((open_all, 0))
         if invisible:
             open_visible = None
         elif open_visible is not None and open_visible.takes(box, angle):
-            open_visible.add(char, box)
+            places.append((open_visible, open_visible.add(char, box)))
         else:
             open_visible = _Run(char, box, angle)
             visible_runs.append(open_visible)
+            places.append((open_visible, 0))
+        if char.isalpha() and angle == 0:
+            letters.append((box, places))
+    _put_accents_back(accents, letters)
     # "(cid:12)" runs: what some producers write for glyphs they could not map.
     cids = _CID.findall("".join(text_chars))
     counts["bad_chars"] += sum(len(cid) for cid in cids)
     counts["wordlike_chars"] -= sum(len(cid) for cid in cids)
     return [run.line() for run in visible_runs], [run.line() for run in all_runs], counts
+
+
+def _put_accents_back(accents: list[tuple[str, tuple]], letters: list[tuple[tuple, list]]) -> None:
+    """Each spacing accent onto the letter under it (same line, its centre over the letter's
+    box), as one precomposed character; an accent over no letter is dropped."""
+    for accent, box in accents:
+        centre = (box[0] + box[2]) / 2
+        under = [
+            (abs((x0 + x1) / 2 - centre), places) for (x0, y0, x1, y1), places in letters
+            if x0 <= centre <= x1 and min(y1, box[3]) - max(y0, box[1]) >= 0.5 * min(y1 - y0, box[3] - box[1])
+        ]
+        if not under:
+            continue
+        for run, index in min(under, key=lambda found: found[0])[1]:
+            letter = "i" if run.text[index] == "\u0131" else run.text[index]  # dotless i under an accent
+            run.text[index] = unicodedata.normalize("NFC", letter + _ACCENTS[accent])
 
 
 @dataclass

@@ -45,7 +45,7 @@ def create(request: flask.Request, settings: Settings):
     job_id = job_layout.new_job_id()
     prefix = job_layout.http_job_prefix(settings, job_id)
     store = GcsStore(settings.results_bucket)
-    with _storage_faults():
+    with storage_faults():
         if document.gcs is not None:
             source = Source(GcsStore(document.gcs_bucket), document.gcs_bucket, document.gcs.name,
                             document.gcs.generation, data=document.data)
@@ -69,23 +69,26 @@ def create(request: flask.Request, settings: Settings):
     return response
 
 
-def get_status(request: flask.Request, settings: Settings, job_id: str):
-    check_token(request, settings)
-    store, prefix = _locate(settings, job_id)
-    with _storage_faults():
-        body = status(store, prefix)
+def _status_or_404(store, prefix: str, job_id: str) -> dict:
+    body = status(store, prefix)
     if body is None:
         raise JobNotFound(f"no job {job_id}")
+    return body
+
+
+def get_status(request: flask.Request, settings: Settings, job_id: str):
+    check_token(request, settings)
+    store, prefix = locate_job(settings, job_id)
+    with storage_faults():
+        body = _status_or_404(store, prefix, job_id)
     return flask.jsonify(job_id=job_id, **body)
 
 
 def get_result(request: flask.Request, settings: Settings, job_id: str):
     check_token(request, settings)
-    store, prefix = _locate(settings, job_id)
-    with _storage_faults():
-        body = status(store, prefix)
-        if body is None:
-            raise JobNotFound(f"no job {job_id}")
+    store, prefix = locate_job(settings, job_id)
+    with storage_faults():
+        body = _status_or_404(store, prefix, job_id)
         if body["status"] != "done":
             raise JobNotDone(f"job {job_id} is {body['status']}; its result exists once it is done", {"job_id": job_id, **body})
         record, result = read_record(store, prefix), read_result(store, prefix)
@@ -103,13 +106,13 @@ def get_result(request: flask.Request, settings: Settings, job_id: str):
     return flask.Response(render(document, fmt), mimetype=f"{mimetype}; charset=utf-8", headers=headers)
 
 
-def _locate(settings: Settings, job_id: str):
+def locate_job(settings: Settings, job_id: str):
     if not settings.results_bucket or not job_layout.is_job_id(job_id):
         raise JobNotFound(f"no job {job_id}")
     return GcsStore(settings.results_bucket), job_layout.http_job_prefix(settings, job_id)
 
 
-class _storage_faults:
+class storage_faults:
     """Storage that does not answer is a 503 to retry, not a 500."""
 
     def __enter__(self):

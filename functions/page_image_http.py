@@ -17,13 +17,13 @@ from common.job_record import read_record
 from common.page_images import Source, page_png
 from common.storage import GcsStore
 from functions.http_input import check_token
-from functions.jobs_http import _locate, _storage_faults  # the job routes' own lookup and fault mapping
+from functions.jobs_http import locate_job, storage_faults
 
 
 def page_image(request: flask.Request, settings: Settings, job_id: str, number: str):
     check_token(request, settings)
-    store, prefix = _locate(settings, job_id)
-    with _storage_faults():
+    store, prefix = locate_job(settings, job_id)
+    with storage_faults():
         record = read_record(store, prefix)
         if record is None:  # an HTTP job has its record from the moment its id is given out
             raise JobNotFound(f"no job {job_id}")

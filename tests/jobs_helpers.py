@@ -22,7 +22,26 @@ def make_long_pdf(pages: int) -> bytes:
     return out.getvalue()
 
 
-class CallbackReceiver:
+class _LocalServer:
+    """A real HTTP server on a free loopback port, serving ``handler`` on a thread while in ``with``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], path: str = ""):
+        handler.log_message = lambda *args: None
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+class CallbackReceiver(_LocalServer):
     """A real HTTP server that records the JSON bodies POSTed to it (answers ``status``)."""
 
     def __init__(self, status: int = 200):
@@ -37,21 +56,7 @@ class CallbackReceiver:
                 self.send_response(receiver.status)
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(Handler, "/hook")
 
 
 def wait_for(condition, timeout: float = 120, pause: float = 0.1, what: str = "condition"):
@@ -165,7 +170,7 @@ def tasks_queue():
         emulator.stop()
 
 
-class NotFoundServer:
+class NotFoundServer(_LocalServer):
     """A real HTTP server that answers 404 to everything (a hub that does not have the model)."""
 
     def __init__(self):
@@ -177,18 +182,4 @@ class NotFoundServer:
 
             do_HEAD = do_GET
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(Handler)

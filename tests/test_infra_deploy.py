@@ -101,7 +101,7 @@ def test_unchanged_code_builds_nothing_and_deploys_the_same_digests(checkout):
 def test_a_changed_source_file_builds_and_deploys_new_images(checkout):
     _, first = deploy(checkout)
     target = checkout[0]
-    (target / "common" / "layout.py").write_text((target / "common" / "layout.py").read_text() + "\n# changed\n")
+    (target / "common" / "pipeline.py").write_text((target / "common" / "pipeline.py").read_text() + "\n# changed\n")
     calls, second = deploy(checkout)
     assert len(builds(calls)) == 1 and second["cpu"] != first["cpu"]
 

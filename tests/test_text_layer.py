@@ -266,3 +266,28 @@ def test_an_index_page_of_dot_leaders_is_text_not_garbage():
     [result] = read(build_pdf([page]), CountingFactory(None))
     assert result.source == "text_layer", result.source_reason
     assert "asn1_copy_node" in result.text
+
+
+def test_accents_drawn_apart_from_their_letters_are_put_back():
+    # Regression: TeX draws an accent as a glyph of its own over the letter ("Min\'a\v{c}"); the
+    # text layer read "Min ´ a´c ˇ" where OCR read "Mináč". Helvetica widths place the accents.
+    size, x = 12, 72.0
+    width = {"A": 0.667, "c": 0.5, "a": 0.556, "f": 0.278, "e": 0.556, "o": 0.556, "r": 0.333, "n": 0.556,
+             "i": 0.222, "v": 0.5, " ": 0.278,
+             "\u00b4": 0.333, "\u00a8": 0.333}
+    page = PdfPage().text(x, 100, "A cafe for naive", size)
+    cafe_e = x + size * sum(width[c] for c in "A caf")
+    naive_i = x + size * sum(width[c] for c in "A cafe for na")
+    page.text(cafe_e + size * (width["e"] - width["\u00b4"]) / 2, 100, "\u00b4", size)
+    page.text(naive_i + size * (width["i"] - width["\u00a8"]) / 2, 100, "\u00a8", size)
+    page.text(x + size * sum(width[c] for c in "A cafe for naive "), 100, "readers", size)
+    [result] = read(build_pdf([page]), CountingFactory(None))
+    assert result.text == "A café for naïve readers"
+
+
+def test_tex_double_quotes_made_of_two_single_ones_read_as_double_quotes():
+    # Regression: the olmOCR sample's ‘‘corporate social responsibility’’ failed a rule that OCR
+    # passed (OCR reads the pair as one double quote, as a reader does).
+    page = PdfPage().text(72, 100, "The term \u2018\u2018corporate social responsibility\u2019\u2019 is in vogue", 12)
+    [result] = read(build_pdf([page]), CountingFactory(None))
+    assert result.text == "The term \u201ccorporate social responsibility\u201d is in vogue"
