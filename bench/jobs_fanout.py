@@ -1,6 +1,6 @@
 """Issue 12's three figures: event acknowledged, time to result with K workers, fan-out overhead.
 
-    .venv/bin/python bench/jobs_fanout.py [--part ack|workers|overhead] [--pages 200] [--latency 0.2]
+    .venv/bin/python bench/jobs_fanout.py [--part ack|workers|overhead] [--pages 200] [--latency 1.5]
 
 Real peers throughout: fake-gcs-server (tests/gcs_emulator.py), gcloud-tasks-emulator
 (tests/tasks_emulator.py, from .venv-tasks) and a real functions-framework process.
@@ -204,7 +204,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=("ack", "workers", "overhead", "all"), default="all")
     parser.add_argument("--pages", type=int, default=200)
-    parser.add_argument("--latency", type=float, default=0.2, help="seconds per page of the stand-in engine")
+    parser.add_argument("--latency", type=float, default=1.5,
+                        help="seconds per page of the stand-in engine (1.5: within real OCR's 1-3 s per page)")
     parser.add_argument("--overhead-pages", type=int, default=24)
     args = parser.parse_args()
     os.chdir(ROOT)
