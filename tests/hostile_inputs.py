@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from tests.pages import image_bytes, pdf_bytes, text_page, tiff_bytes
+from tests.pdf_builder import write_pdf
 
 
 @dataclass(frozen=True)
@@ -47,18 +48,7 @@ def _blank(size=(300, 200)) -> Image.Image:
 
 def _pdf_with(objects: list[bytes], root: int = 1) -> bytes:
     """A PDF from raw object bodies, with a correct xref table (so only the content is hostile)."""
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, xref))
-    return out.getvalue()
+    return write_pdf(objects, root)
 
 
 def _pdf_declaring_pages(count: int) -> bytes:
