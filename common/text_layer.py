@@ -169,6 +169,18 @@ def _is_wordlike(char: str) -> bool:
     return char.isascii() or char.isalnum() or unicodedata.category(char).startswith("P")
 
 
+def _extend(run: "_Run | None", runs: list, char: str, box, angle: float, places: list) -> "_Run":
+    """Add ``char`` to the open ``run`` if it continues it, else open a new run in ``runs``; the
+    character's (run, index) goes to ``places``. Returns the run now open."""
+    if run is not None and run.takes(box, angle):
+        places.append((run, run.add(char, box)))
+        return run
+    run = _Run(char, box, angle)
+    runs.append(run)
+    places.append((run, 0))
+    return run
+
+
 class _Run:
     """Characters that read as one line piece: one direction, no wide gap."""
 
@@ -282,20 +294,8 @@ def _lines(textpage, frame: _Frame, drawn: "_Drawn") -> tuple[list[Line], list[L
                     run.accent = True
             continue
         places = []  # where the character went: (run, index), for an accent to find it
-        if open_all is not None and open_all.takes(box, angle):
-            places.append((open_all, open_all.add(char, box)))
-        else:
-            open_all = _Run(char, box, angle)
-            all_runs.append(open_all)
-            places.append((open_all, 0))
-        if invisible:
-            open_visible = None
-        elif open_visible is not None and open_visible.takes(box, angle):
-            places.append((open_visible, open_visible.add(char, box)))
-        else:
-            open_visible = _Run(char, box, angle)
-            visible_runs.append(open_visible)
-            places.append((open_visible, 0))
+        open_all = _extend(open_all, all_runs, char, box, angle, places)
+        open_visible = None if invisible else _extend(open_visible, visible_runs, char, box, angle, places)
         if char.isalpha() and angle == 0:
             letters.append((box, places))
     _put_accents_back(accents, letters)

@@ -10,7 +10,7 @@ page count); without it the same chunks run in this delivery, one after another.
 
 Error policy: an ``OcrError`` marked permanent (corrupt, encrypted, too many pages, wrong type,
 too large) becomes a ``failed`` result.json and the event is acknowledged. Anything else (storage
-5xx/429 after the client's own retries, ModelUnavailable, PagesInProgress) propagates so the
+5xx/429 after the client's own retries, ModelUnavailable, EngineFailed, PagesInProgress) propagates so the
 platform retries.
 """
 
