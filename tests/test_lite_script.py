@@ -42,8 +42,10 @@ def readings() -> dict[str, str]:
 def test_default_latin_keeps_cjk_out_of_a_latin_page(readings):
     assert Settings.from_env({}).lite_script == "latin"
     text = readings["latin"]
-    assert text.count("Chapter begins with the rules") == 2
     assert not any("\u2e80" <= char <= "\u9fff" for char in text)
+    # Two bars are nothing in Latin script; three may read as the symbol they draw (≡).
+    assert text.startswith("Chapter begins with the rules Chapter ")
+    assert text.count("begins with the rules") == 2
 
 
 def test_all_keeps_what_the_recogniser_read(readings):

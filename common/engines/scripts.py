@@ -40,6 +40,11 @@ def keep_latin(text: str) -> str:
     return " ".join(kept.split()) if kept != text else kept
 
 
+def is_latin(char: str) -> bool:
+    """Whether ``keep_latin`` keeps ``char`` as it is (the lite reader's Latin vocabulary)."""
+    return char.translate(_CONFUSABLES) == char and _latin_char(char) == char
+
+
 def _latin_char(char: str) -> str:
     if char.isascii():
         return char
