@@ -45,6 +45,12 @@ def is_latin(char: str) -> bool:
     return char.translate(_CONFUSABLES) == char and _latin_char(char) == char
 
 
+def _east_asian(char: str) -> bool:
+    """East Asian blocks whose punctuation and symbols have no script in their names (〈, 【, ㈱)."""
+    return "\u2e80" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7af" or "\uf900" <= char <= "\ufaff" \
+        or "\ufe30" <= char <= "\ufe4f" or "\uff00" <= char <= "\uffef"
+
+
 def _latin_char(char: str) -> str:
     if char.isascii():
         return char
@@ -55,7 +61,7 @@ def _latin_char(char: str) -> str:
     if category.startswith("L") or category.startswith("M"):
         return char if name.startswith(("LATIN", "GREEK", "COMBINING")) else " "
     if any(word in name for word in ("CJK", "IDEOGRAPHIC", "HIRAGANA", "KATAKANA", "HANGUL",
-                                     "FULLWIDTH", "HALFWIDTH", "BOPOMOFO", "KANGXI")):
+                                     "FULLWIDTH", "HALFWIDTH", "BOPOMOFO", "KANGXI")) or _east_asian(char):
         return " "
     return char  # digits, punctuation, symbols, spaces of any script
 
