@@ -25,8 +25,8 @@ lite ÷ tesseract; then per page size (small: under 60 words, medium: up to 250,
 the mean recall and s/page of both and the ratio; then olmOCR text rules passed by both.
 Recall is bag-of-words: the share of the page's words (drawn pages: every word drawn; sample
 pages: the words of its present/order rules) found in the engine's text, counted with
-multiplicity, case-insensitive, punctuation stripped. --levers times a few rapidocr settings on
-the lever pages, or on the --only pages (see bench/RESULTS.md 9b, 9c).
+multiplicity, case-insensitive, punctuation stripped. --levers times the lite engine's levers
+(detection sizes, line squeeze) on the lever pages, or on the --only pages (bench/RESULTS.md 9d).
 """
 
 from __future__ import annotations
@@ -127,23 +127,20 @@ def size_of(page: dict) -> str:
 
 
 def levers(pages: list[dict], threads: int) -> None:
-    """rapidocr settings timed against the engine's own, interleaved, on the same pages."""
+    """The lite engine's levers (detection sizes, line squeeze) timed against its defaults and
+    Tesseract, interleaved, on the same pages."""
     from common.config import Settings
     from common.engines.lite import LiteEngine
 
     settings = Settings.from_env({"LITE_THREADS": str(threads)})
     grid = {
-        "default": {},
-        "Rec.rec_batch_num=1": {"Rec.rec_batch_num": 1},
-        "Rec.rec_batch_num=16": {"Rec.rec_batch_num": 16},
-        "Det.limit_side_len=960": {"Det.limit_side_len": 960},
-        "Det.limit_side_len=640": {"Det.limit_side_len": 640},
-        "Rec.rec_img_shape=[3,48,480]": {"Rec.rec_img_shape": [3, 48, 480]},
-        "enable_cpu_mem_arena": {"EngineConfig.onnxruntime.enable_cpu_mem_arena": True},
-        "Det.limit_side_len=960 + arena": {"Det.limit_side_len": 960,
-                                           "EngineConfig.onnxruntime.enable_cpu_mem_arena": True},
+        "default (look 640, 1280 on evidence; squeeze 0.7)": {},
+        "always 1280 (one look)": {"detect": (1280,)},
+        "always 640 (one look)": {"detect": (640,)},
+        "no squeeze (1.0)": {"squeeze": 1.0},
+        "squeeze 0.6": {"squeeze": 0.6},
     }
-    engines = {name: LiteEngine(settings, params) for name, params in grid.items()}
+    engines = {name: LiteEngine(settings, **levers) for name, levers in grid.items()}
     # Tesseract in the same rotation: each setting's time against it, side by side.
     runs = {name: (lambda page, engine=engine: engine.ocr_pages([page["image"]])[0].text)
             for name, engine in engines.items()}
@@ -159,7 +156,7 @@ def levers(pages: list[dict], threads: int) -> None:
             spent, result = timed(lambda: runs[name](page))
             seconds[name].append(spent)
             found[name].append(recall(page["truth"], result))
-    base = sum(seconds["default"])
+    base = sum(seconds[grid[0]])
     print(f"\nlevers on {len(pages)} page reads ({', '.join(p['name'] for p in pages)}), one rotation each:")
     print("| setting | s/page | vs default | vs tesseract | recall |")
     print("|---|---|---|---|---|")
@@ -174,8 +171,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sample", type=int, default=20, help="how many olmOCR sample PDFs (first page each)")
-    parser.add_argument("--levers", action="store_true", help="also time rapidocr settings")
-    parser.add_argument("--levers-only", action="store_true", help="only time rapidocr settings")
+    parser.add_argument("--levers", action="store_true", help="also time the lite engine's levers")
+    parser.add_argument("--levers-only", action="store_true", help="only time the lite engine's levers")
     parser.add_argument("--no-cli", action="store_true", help="skip the lite command-line timing")
     parser.add_argument("--only", default="", help="comma-separated page names (e.g. drawn:form,drawn:receipt): a short run")
     args = parser.parse_args()
