@@ -27,7 +27,8 @@ UNREAD_GLYPHS = 8
 
 class LineFinder:
     def __init__(self, threads: int, sizes: tuple[int, ...] = SIZES):
-        """``sizes``: the long edges to look at, in order (a benchmark lever)."""
+        """``sizes``: the quick look's long edge, then the full look's (one size: one look; a
+        benchmark lever)."""
         from rapidocr import RapidOCR
 
         self.sizes = sizes
@@ -47,23 +48,22 @@ class LineFinder:
 
     def find(self, pixels: np.ndarray) -> list[np.ndarray]:
         """Line boxes (4 corners clockwise from top left, image pixels) of a BGR image."""
-        long_edge = max(pixels.shape[:2])
-        size = self.sizes[0]
-        while True:
-            found = self._detectors[size](pixels)
-            boxes = [] if found.boxes is None else list(found.boxes)
-            scale = min(1.0, size / long_edge)
-            larger = [s for s in self.sizes if s > size]
-            if scale == 1.0 or not larger:
-                return boxes
-            height = _text_height(boxes) * scale  # at this size
-            if boxes and height < SMALL_TEXT:
-                # The smallest larger size where these lines are tall enough, else the largest.
-                size = next((s for s in larger if height * s / size >= SMALL_TEXT), larger[-1])
-            elif _unread_glyphs(pixels, boxes) >= UNREAD_GLYPHS:
-                size = larger[-1]
-            else:
-                return boxes
+        boxes = self._look(pixels, self.sizes[0])
+        if len(self.sizes) > 1 and max(pixels.shape[:2]) > self.sizes[0] and self._missed(pixels, boxes):
+            boxes = self._look(pixels, self.sizes[-1])
+        return boxes
+
+    def _look(self, pixels: np.ndarray, size: int) -> list[np.ndarray]:
+        found = self._detectors[size](pixels)
+        return [] if found.boxes is None else list(found.boxes)
+
+    def _missed(self, pixels: np.ndarray, boxes: list[np.ndarray]) -> bool:
+        """Whether the quick look shows small print, or left letter-sized ink outside its boxes."""
+        scale = self.sizes[0] / max(pixels.shape[:2])
+        heights = [float(box[:, 1].max() - box[:, 1].min()) * scale for box in boxes]
+        if heights and float(np.percentile(heights, 25)) < SMALL_TEXT:
+            return True
+        return _unread_glyphs(pixels, boxes) >= UNREAD_GLYPHS
 
 
 def crop(pixels: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -75,12 +75,6 @@ def crop(pixels: np.ndarray, box: np.ndarray) -> np.ndarray:
     line = cv2.warpPerspective(pixels, cv2.getPerspectiveTransform(corners, target), (width, height),
                                borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
     return np.rot90(line) if height >= 1.5 * width else line
-
-
-def _text_height(boxes: list[np.ndarray]) -> float:
-    """The height (image pixels) a quarter of the lines are shorter than; 0 without lines."""
-    heights = [float(box[:, 1].max() - box[:, 1].min()) for box in boxes]
-    return float(np.percentile(heights, 25)) if heights else 0.0
 
 
 def _unread_glyphs(pixels: np.ndarray, boxes: list[np.ndarray]) -> int:

@@ -35,13 +35,18 @@ MIN_WIDTH = 16
 class LineReader:
     def __init__(self, threads: int, keep: Callable[[str], bool] | None = None, *, squeeze: float = SQUEEZE):
         """``keep``: which characters the vocabulary keeps (None: all the model knows)."""
-        model, self.characters = _load_model(keep)
         self.squeeze = squeeze
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        path = str(files("rapidocr") / "models" / MODEL)
+        if keep is None:
+            self._session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            self.characters = _classes(self._session.get_modelmeta().custom_metadata_map["character"])
+        else:
+            model, self.characters = _cut_vocabulary(path, keep)
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 
     def read(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
@@ -95,20 +100,20 @@ def _fit(crop: np.ndarray, squeeze: float) -> np.ndarray:
     return resized.astype(np.float32) / 127.5 - 1.0
 
 
-def _load_model(keep: Callable[[str], bool] | None) -> tuple[bytes | str, list[str]]:
-    """The model (a path, or the bytes of a copy with a cut vocabulary) and its class names."""
-    path = str(files("rapidocr") / "models" / MODEL)
-    import onnx  # only here: the model's vocabulary lives in its metadata and output layer
+def _classes(listed: str) -> list[str]:
+    """The model's classes: CTC's blank (0), the characters its metadata lists, then a space."""
+    return ["", *listed.splitlines(), " "]
+
+
+def _cut_vocabulary(path: str, keep: Callable[[str], bool]) -> tuple[bytes, list[str]]:
+    """A copy of the model (bytes) that scores only the classes ``keep`` keeps, and those classes."""
+    import onnx  # only here: the model's classes live in its metadata and output layer
     from onnx import numpy_helper
 
     model = onnx.load(path)
-    metadata = {entry.key: entry.value for entry in model.metadata_props}
-    # Class 0 is CTC's blank and the last class a space, around the characters the model lists.
-    characters = ["", *metadata["character"].splitlines(), " "]
-    if keep is None:
-        return path, characters
+    characters = _classes({entry.key: entry.value for entry in model.metadata_props}["character"])
     kept = [0] + [k for k in range(1, len(characters) - 1) if keep(characters[k])] + [len(characters) - 1]
-    weight, bias = _output_layer(model)
+    weight, bias = _output_layer(model, len(characters))
     for tensor in (weight, bias):
         values = numpy_helper.to_array(tensor)
         tensor.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(values[..., kept]), tensor.name))
@@ -118,13 +123,14 @@ def _load_model(keep: Callable[[str], bool] | None) -> tuple[bytes | str, list[s
     return model.SerializeToString(), [characters[k] for k in kept]
 
 
-def _output_layer(model):
-    """The weight and bias initialisers of the layer that scores the classes (MatMul, Add)."""
+def _output_layer(model, classes: int):
+    """The weight and bias initialisers of the layer that scores the ``classes`` (MatMul, Add)."""
     initialisers = {tensor.name: tensor for tensor in model.graph.initializer}
     nodes = list(model.graph.node)
     for index in range(len(nodes) - 1, 0, -1):
         node = nodes[index]
-        if node.op_type == "MatMul" and node.input[1] in initialisers:
+        if node.op_type == "MatMul" and node.input[1] in initialisers \
+                and initialisers[node.input[1]].dims[-1] == classes:
             add = next(n for n in nodes[index + 1:] if n.op_type == "Add" and node.output[0] in n.input)
             bias = next(name for name in add.input if name in initialisers)
             return initialisers[node.input[1]], initialisers[bias]
