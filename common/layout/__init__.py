@@ -1,7 +1,7 @@
 """Turn OCR'd text lines into a page: blocks, reading order, running headers and footers, tables.
 
-Pure geometry on ``Line`` boxes: no OCR library, no images. The lite engine feeds it rapidocr's
-lines; anything that yields boxes with text could (``assemble_page`` is the one entry point).
+Pure geometry on ``Line`` boxes: no OCR library, no images. The lite engine feeds it the lines it
+found and read; anything that yields boxes with text could (``assemble_page`` is the one entry point).
 
 The steps, one module each (rules in docs/layout.md):
 
