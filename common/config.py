@@ -97,7 +97,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PDF_TEXT_LAYER", "auto", "auto: read each PDF page from its own text layer where it is usable, OCR the others (with the lite engine; vlm OCRs every page); off: OCR every page.", _choice("auto", "off")),
     Variable("PDF_OCR_LAYER", "redo", "A PDF page whose text is an invisible OCR layer over a page image: redo (OCR the page again) or trust (read that layer).", _choice("redo", "trust")),
     Variable("LITE_THREADS", "0", "CPU threads for the lite engine; 0 means one per core.", _non_negative_int),
-    Variable("LITE_SCRIPT", "latin", "lite: scripts the recogniser may output: latin (Latin letters, digits, punctuation, Greek and math symbols; characters of other scripts are dropped) or all.", _choice("latin", "all")),
+    Variable("LITE_SCRIPT", "latin", "lite: scripts the recogniser may output: latin (Latin letters, digits, punctuation, Greek and math symbols: its vocabulary is cut to these, docs/lite-engine.md) or all.", _choice("latin", "all")),
     Variable("MAX_NEW_TOKENS", "4096", "vlm: most tokens generated per page.", _positive_int),
     Variable("VLM_BATCH_SIZE", "4", "vlm: pages per generate call.", _positive_int),
     Variable("VLM_MAX_PIXELS", "1605632", "vlm: page images are scaled down to at most this many pixels (GPU memory guard).", _positive_int),

@@ -21,7 +21,7 @@ from common.config import Settings
 from common.engines.base import PageText
 from common.engines.line_finder import SIZES, LineFinder, crop
 from common.engines.line_reader import SQUEEZE, LineReader
-from common.engines.scripts import is_latin, keep_latin, mend_accents
+from common.engines.scripts import is_latin, mend_accents
 from common.layout import Line, assemble_page
 from common.layout.words import mend_glued
 
@@ -65,7 +65,7 @@ class LiteEngine:
                 if text.strip() and confidence >= MIN_CONFIDENCE]
         texts = [text for _, text in kept]
         if self.script == "latin":
-            texts = mend_accents([keep_latin(text) for text in texts])
+            texts = mend_accents(texts)
         texts = mend_glued(texts)  # the recogniser drops narrow spaces: "Theterm"
         lines = []
         for (box, _), text in zip(kept, texts):
