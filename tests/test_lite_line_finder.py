@@ -63,9 +63,21 @@ def test_large_type_takes_the_quick_look_only(finder, looks):
     assert (looks[QUICK].calls, looks[FULL].calls) == (1, 0)
 
 
-def test_small_print_is_looked_at_again_at_full_size(finder, looks):
+def small_print() -> Image.Image:
     lines = [f"line {n} of the small print that the quick look blurs" for n in range(1, 41)]
-    text = read(finder, text_page(lines, top=80, left=80, font_size=18, spacing=1.5))
+    return text_page(lines, top=80, left=80, font_size=18, spacing=1.5)
+
+
+def test_body_text_goes_straight_to_the_full_look(finder, looks):
+    text = read(finder, small_print())
+    assert (looks[QUICK].calls, looks[FULL].calls) == (0, 1)
+    assert all(f"line {n} of the small print" in text for n in range(1, 41))
+
+
+def test_small_print_the_letters_missed_is_looked_at_again(finder, looks, monkeypatch):
+    """Where the page's letters do not give it away, the quick look's own line heights do."""
+    monkeypatch.setattr(line_finder, "SMALL_LETTERS", 0)
+    text = read(finder, small_print())
     assert (looks[QUICK].calls, looks[FULL].calls) == (1, 1)
     assert all(f"line {n} of the small print" in text for n in range(1, 41))
 
@@ -74,7 +86,7 @@ def test_small_type_beside_large_type_is_not_lost(finder, looks):
     text = read(finder, poster())
     assert "photographs by Lena Marsh, printed in Bergen" in text
     assert "ANNUAL REVIEW" in text and "OF THE HARBOUR" in text
-    assert looks[FULL].calls == 1
+    assert (looks[QUICK].calls, looks[FULL].calls) == (1, 1)
 
 
 def test_without_the_unread_ink_check_the_credit_line_is_lost(finder, looks, monkeypatch):

@@ -1,16 +1,19 @@
 """Finds the text lines of a page with the detection model that ships inside the rapidocr wheel.
 
 Detection cost grows with the pixels it looks at: on the page scaled to 1280 px (long edge) it is
-most of a small page's time. So a page is looked at small first, at ``QUICK`` px, and again at
+most of a small page's time. So a page of large type is looked at small, at ``QUICK`` px, and at
 ``FULL`` px only on evidence that the quick look missed or blurred something (bench/RESULTS.md 9d):
 
-- **small print**: a quarter of the lines found are under ``SMALL_TEXT`` px tall at the quick
-  size, where neighbouring lines and columns start to merge into one box;
-- **ink left unread**: ``UNREAD_GLYPHS`` or more glyph-sized blots of ink lie outside every box
-  found (a caption in small type beside a large title, a stamp, a footnote).
+- **body text**: the page's letters (blots of ink a letter's size, counted in a few ms before any
+  look) are under ``SMALL_LETTERS`` px tall at the quick size on average; such a page goes straight
+  to the full look, since the quick one would send it there anyway;
+- **small print**: a quarter of the lines the quick look found are under ``SMALL_TEXT`` px tall,
+  where neighbouring lines and columns start to merge into one box;
+- **ink left unread**: ``UNREAD_GLYPHS`` or more letter-sized blots lie outside every box the
+  quick look found (a caption in small type beside a large title, a stamp, a footnote).
 
-Pages of large type (forms, receipts, slides, flowcharts) take the quick look only; pages of body
-text pay both, which is a few percent of the time their lines take to read.
+Forms, receipts, slides and flowcharts take the quick look only; pages of body text take the
+full look only; a page the letters misjudge pays both.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ QUICK = 640
 FULL = 1280
 SIZES = (QUICK, FULL)
 SMALL_TEXT = 16
+SMALL_LETTERS = 6
 UNREAD_GLYPHS = 8
 
 
@@ -48,22 +52,22 @@ class LineFinder:
 
     def find(self, pixels: np.ndarray) -> list[np.ndarray]:
         """Line boxes (4 corners clockwise from top left, image pixels) of a BGR image."""
-        boxes = self._look(pixels, self.sizes[0])
-        if len(self.sizes) > 1 and max(pixels.shape[:2]) > self.sizes[0] and self._missed(pixels, boxes):
-            boxes = self._look(pixels, self.sizes[-1])
+        quick, full = self.sizes[0], self.sizes[-1]
+        if quick == full or max(pixels.shape[:2]) <= quick:
+            return self._look(pixels, quick)
+        scale = quick / max(pixels.shape[:2])
+        ink = _Ink(pixels)
+        if ink.letter_height() * scale < SMALL_LETTERS:
+            return self._look(pixels, full)  # body text: the quick look would only send us here
+        boxes = self._look(pixels, quick)
+        heights = [float(box[:, 1].max() - box[:, 1].min()) * scale for box in boxes]
+        if (heights and float(np.percentile(heights, 25)) < SMALL_TEXT) or ink.unread(boxes) >= UNREAD_GLYPHS:
+            return self._look(pixels, full)
         return boxes
 
     def _look(self, pixels: np.ndarray, size: int) -> list[np.ndarray]:
         found = self._detectors[size](pixels)
         return [] if found.boxes is None else list(found.boxes)
-
-    def _missed(self, pixels: np.ndarray, boxes: list[np.ndarray]) -> bool:
-        """Whether the quick look shows small print, or left letter-sized ink outside its boxes."""
-        scale = self.sizes[0] / max(pixels.shape[:2])
-        heights = [float(box[:, 1].max() - box[:, 1].min()) * scale for box in boxes]
-        if heights and float(np.percentile(heights, 25)) < SMALL_TEXT:
-            return True
-        return _unread_glyphs(pixels, boxes) >= UNREAD_GLYPHS
 
 
 def crop(pixels: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -77,18 +81,33 @@ def crop(pixels: np.ndarray, box: np.ndarray) -> np.ndarray:
     return np.rot90(line) if height >= 1.5 * width else line
 
 
-def _unread_glyphs(pixels: np.ndarray, boxes: list[np.ndarray]) -> int:
-    """Blots of ink the size of a letter that lie outside every box (page at half size if large)."""
-    gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-    shrink = 2 if max(gray.shape) > 1400 else 1
-    if shrink > 1:
-        gray = cv2.resize(gray, (gray.shape[1] // shrink, gray.shape[0] // shrink), interpolation=cv2.INTER_AREA)
-    _, ink = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    for box in boxes:
-        cv2.fillPoly(ink, [np.round(box / shrink).astype(np.int32)], 0)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    width, height, area = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
-    # Letter-sized: a few pixels to two lines of body text tall, no wider than a few letters
-    # (box outlines, rules and pictures are wider or taller), more than a speck.
-    glyphs = (height >= 4) & (height <= 80 // shrink) & (width <= 3 * height) & (area >= 6)
-    return int(glyphs.sum())
+class _Ink:
+    """The page's ink (black on white after Otsu's threshold), at half size when the page is large."""
+
+    def __init__(self, pixels: np.ndarray):
+        gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+        self.shrink = 2 if max(gray.shape) > 1400 else 1
+        if self.shrink > 1:
+            gray = cv2.resize(gray, (gray.shape[1] // self.shrink, gray.shape[0] // self.shrink),
+                              interpolation=cv2.INTER_AREA)
+        _, self.image = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+
+    def letter_height(self) -> float:
+        """The median height (page pixels) of the letters, titles' included; infinite on a page without."""
+        heights = self._letter_heights(self.image, tallest=self.image.shape[0] // 10)
+        return float(np.median(heights)) * self.shrink if heights.size else float("inf")
+
+    def unread(self, boxes: list[np.ndarray]) -> int:
+        """How many letter-sized blots lie outside every box."""
+        outside = self.image.copy()
+        for box in boxes:
+            cv2.fillPoly(outside, [np.round(box / self.shrink).astype(np.int32)], 0)
+        return int(self._letter_heights(outside, tallest=80 // self.shrink).size)
+
+    def _letter_heights(self, ink: np.ndarray, tallest: int) -> np.ndarray:
+        _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        width, height, area = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+        # Letter-sized: a few pixels to ``tallest`` (ink left unread: two lines of body text) tall,
+        # no wider than a few letters (box outlines, rules and pictures are wider), more than a speck.
+        letters = (height >= 4) & (height <= tallest) & (width <= 3 * height) & (area >= 6)
+        return height[letters]
