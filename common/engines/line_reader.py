@@ -1,7 +1,7 @@
 """Reads the text of cropped lines with the recognition model that ships inside the rapidocr wheel.
 
-rapidocr finds the lines (``common.engines.lite``); this module reads them, because the three
-choices that make reading fast are not rapidocr settings (bench/RESULTS.md, figure 9d):
+``line_finder`` finds the lines; this module reads them, not rapidocr, because the three choices
+that make reading fast are not rapidocr settings (bench/RESULTS.md, figure 9d):
 
 - **The vocabulary is cut to the page's scripts.** PP-OCRv6's recogniser scores 18,710 classes
   (Chinese, Japanese, Latin) at every step of every line; with ``LITE_SCRIPT=latin`` its output

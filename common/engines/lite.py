@@ -68,12 +68,9 @@ class LiteEngine:
         if self.script == "latin":
             texts = mend_accents(texts)
         texts = mend_glued(texts)  # the recogniser drops narrow spaces: "Theterm"
-        lines = []
-        for (box, _), text in zip(kept, texts):
-            if text.strip():
-                xs, ys = box[:, 0], box[:, 1]
-                lines.append(Line(text=text, x0=float(xs.min()), y0=float(ys.min()), x1=float(xs.max()), y1=float(ys.max())))
-        return lines
+        return [Line(text=text, x0=float(box[:, 0].min()), y0=float(box[:, 1].min()),
+                     x1=float(box[:, 0].max()), y1=float(box[:, 1].max()))
+                for (box, _), text in zip(kept, texts)]
 
     def ocr_pages(self, images: Sequence[Image.Image]) -> list[PageText]:
         return [assemble_page(self.read_lines(image), *image.size) for image in images]
