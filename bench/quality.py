@@ -1,6 +1,6 @@
 """Quality on the olmOCR-Bench sample: raw rapidocr against the lite engine, in one run.
 
-    python bench/quality.py [--render-long-edge N] [--detect N[,N]] [--squeeze F] [--lite-only] [--keep DIR]
+    python bench/quality.py [--render-long-edge N] [--detect N[,N]] [--height N] [--squeeze F] [--lite-only] [--keep DIR]
 
 (a) raw: rapidocr's lines joined in detection order, the library on its own;
 (b) lite: the project's pipeline: pages rendered by ``common.documents``,
@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--render-long-edge", type=int, default=None, help="default: RENDER_LONG_EDGE")
     parser.add_argument("--detect", default=None,
                         help="the lite engine's detection sizes (long edge, px), e.g. 1280 or 640,1280 (default: the engine's own)")
+    parser.add_argument("--height", type=int, default=None, help="the lite reader's line height, px (default: the engine's own)")
     parser.add_argument("--squeeze", type=float, default=None, help="the lite reader's line squeeze (default: the engine's own)")
     parser.add_argument("--lite-only", action="store_true", help="skip the raw library run (half the time)")
     parser.add_argument("--keep", type=Path, help="write the markdown of both runs under this folder")
@@ -120,7 +121,8 @@ def main() -> None:
     overrides = {"render_long_edge": args.render_long_edge} if args.render_long_edge else {}
     settings = Settings.from_env(**overrides)
     levers = {"detect": tuple(int(size) for size in args.detect.split(","))} if args.detect else {}
-    engine = LiteEngine(settings, **levers, **({"squeeze": args.squeeze} if args.squeeze else {}))
+    levers |= {name: value for name, value in (("height", args.height), ("squeeze", args.squeeze)) if value}
+    engine = LiteEngine(settings, **levers)
     readers = {"lite": (engine, lite_text)} if args.lite_only else {"raw": (raw_library(), raw_text), "lite": (engine, lite_text)}
     pdfs = sample_pdfs(sample / "dataset.jsonl")
 

@@ -26,7 +26,7 @@ the mean recall and s/page of both and the ratio; then olmOCR text rules passed 
 Recall is bag-of-words: the share of the page's words (drawn pages: every word drawn; sample
 pages: the words of its present/order rules) found in the engine's text, counted with
 multiplicity, case-insensitive, punctuation stripped. --levers times the lite engine's levers
-(detection sizes, line squeeze) on the lever pages, or on the --only pages (bench/RESULTS.md 9d).
+(detection sizes, reading height and squeeze) on the lever pages, or on the --only pages (bench/RESULTS.md 9d).
 """
 
 from __future__ import annotations
@@ -127,18 +127,18 @@ def size_of(page: dict) -> str:
 
 
 def levers(pages: list[dict], threads: int) -> None:
-    """The lite engine's levers (detection sizes, line squeeze) timed against its defaults and
+    """The lite engine's levers (detection sizes, reading height and squeeze) timed against its defaults and
     Tesseract, interleaved, on the same pages."""
     from common.config import Settings
     from common.engines.lite import LiteEngine
 
     settings = Settings.from_env({"LITE_THREADS": str(threads)})
     grid = {
-        "default (look 640, 1280 on evidence; squeeze 0.7)": {},
+        "default (ink only; body text at its letters' size; read at 32 px, squeeze 1.15)": {},
         "always 1280 (one look)": {"detect": (1280,)},
         "always 640 (one look)": {"detect": (640,)},
-        "no squeeze (1.0)": {"squeeze": 1.0},
-        "squeeze 0.6": {"squeeze": 0.6},
+        "read at 48 px, squeeze 0.7 (the previous default)": {"height": 48, "squeeze": 0.7},
+        "read at 32 px, squeeze 1.0": {"squeeze": 1.0},
     }
     engines = {name: LiteEngine(settings, **levers) for name, levers in grid.items()}
     # Tesseract in the same rotation: each setting's time against it, side by side.

@@ -1,5 +1,6 @@
-"""The lite detector (common/engines/line_finder.py): a quick look at 640 px, and the full
-1280 px look only on evidence (small print, ink left unread), on pages drawn with the shipped font."""
+"""The lite detector (common/engines/line_finder.py): only the inked part of the page; body text at
+the size its letters need; large type at 640 px, and at 1280 px only on evidence (small print, ink
+left unread), on pages drawn with the shipped font."""
 
 from __future__ import annotations
 
@@ -14,15 +15,24 @@ from common.engines.scripts import is_latin
 from tests.pages import font, text_page
 
 
-class CountingDetector:
-    """One of the finder's real rapidocr detectors, counting its calls."""
+class Looks:
+    """The finder's real looks, with the size of each and the image its detector was given."""
 
-    def __init__(self, detector):
-        self.detector, self.calls = detector, 0
+    def __init__(self, finder: LineFinder):
+        self.look, self.detector = finder._look, finder._detector
+        self.sizes: list[float] = []
+        self.shapes: list[tuple[int, int]] = []
 
-    def __call__(self, pixels):
-        self.calls += 1
-        return self.detector(pixels)
+    def __call__(self, pixels, size, ink):
+        self.sizes.append(size)
+        return self.look(pixels, size, ink)
+
+    def detect(self, part):
+        self.shapes.append(part.shape[:2])
+        return self.detector(part)
+
+    def count(self, size: float) -> int:
+        return self.sizes.count(size)
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +41,11 @@ def finder() -> LineFinder:
 
 
 @pytest.fixture
-def looks(finder, monkeypatch) -> dict[int, CountingDetector]:
-    counting = {size: CountingDetector(detector) for size, detector in finder._detectors.items()}
-    monkeypatch.setattr(finder, "_detectors", counting)
-    return counting
+def looks(finder, monkeypatch) -> Looks:
+    recording = Looks(finder)
+    monkeypatch.setattr(finder, "_look", recording)
+    monkeypatch.setattr(finder, "_detector", recording.detect)
+    return recording
 
 
 def bgr(page: Image.Image) -> np.ndarray:
@@ -60,7 +71,7 @@ def poster() -> Image.Image:
 def test_large_type_takes_the_quick_look_only(finder, looks):
     form = text_page(["Change of address", "Customer number", "New address", "Signature"], font_size=40, spacing=2.5)
     assert read(finder, form).split() == "Change of address Customer number New address Signature".split()
-    assert (looks[QUICK].calls, looks[FULL].calls) == (1, 0)
+    assert looks.sizes == [QUICK]
 
 
 def small_print() -> Image.Image:
@@ -68,17 +79,42 @@ def small_print() -> Image.Image:
     return text_page(lines, top=80, left=80, font_size=18, spacing=1.5)
 
 
-def test_body_text_goes_straight_to_the_full_look(finder, looks):
+def test_body_text_takes_one_look_at_the_size_its_letters_need(finder, looks):
     text = read(finder, small_print())
-    assert (looks[QUICK].calls, looks[FULL].calls) == (0, 1)
+    [size] = looks.sizes
+    assert QUICK < size <= FULL
     assert all(f"line {n} of the small print" in text for n in range(1, 41))
+
+
+def test_larger_body_text_is_looked_at_smaller(finder, looks, monkeypatch):
+    monkeypatch.setattr(line_finder, "SMALL_LETTERS", 100)  # both pages count as body text
+    for font_size in (18, 24):
+        lines = [f"line {n} of a page of body text" for n in range(1, 30)]
+        finder.find(bgr(text_page(lines, top=80, left=80, font_size=font_size, spacing=1.5)))
+    small, large = looks.sizes
+    assert large < 0.85 * small
+    # Both at about BODY_LETTERS px a letter: the sizes go as the letters' heights do.
+    assert large / small == pytest.approx(18 / 24, rel=0.15)
+
+
+def test_only_the_inked_part_of_the_page_is_looked_at(finder, looks):
+    """A note in one corner of an A4 page: the detector sees the note, not the blank page, and the
+    boxes still fall on the note in page pixels."""
+    page = Image.new("RGB", (1240, 1754), "white")
+    ImageDraw.Draw(page).text((700, 1400), "Received 4 March", fill="black", font=font(40))
+    boxes = finder.find(bgr(page))
+    [shape] = looks.shapes
+    assert read(finder, page) == "Received 4 March"
+    assert shape[0] * shape[1] < 0.05 * (QUICK * QUICK * 1240 / 1754)  # the page at the quick size
+    [box] = boxes
+    assert 690 <= box[:, 0].min() <= 705 and 1390 <= box[:, 1].min() <= 1405
 
 
 def test_small_print_the_letters_missed_is_looked_at_again(finder, looks, monkeypatch):
     """Where the page's letters do not give it away, the quick look's own line heights do."""
     monkeypatch.setattr(line_finder, "SMALL_LETTERS", 0)
     text = read(finder, small_print())
-    assert (looks[QUICK].calls, looks[FULL].calls) == (1, 1)
+    assert looks.sizes == [QUICK, FULL]
     assert all(f"line {n} of the small print" in text for n in range(1, 41))
 
 
@@ -86,25 +122,25 @@ def test_small_type_beside_large_type_is_not_lost(finder, looks):
     text = read(finder, poster())
     assert "photographs by Lena Marsh, printed in Bergen" in text
     assert "ANNUAL REVIEW" in text and "OF THE HARBOUR" in text
-    assert (looks[QUICK].calls, looks[FULL].calls) == (1, 1)
+    assert looks.sizes == [QUICK, FULL]
 
 
 def test_without_the_unread_ink_check_the_credit_line_is_lost(finder, looks, monkeypatch):
     """The check above is what finds it: the quick look alone misses 16 px type on an A4 page."""
     monkeypatch.setattr(line_finder, "UNREAD_GLYPHS", 10**9)
     assert "Lena Marsh" not in read(finder, poster())
-    assert looks[FULL].calls == 0
+    assert looks.sizes == [QUICK]
 
 
 def test_a_blank_page_costs_one_quick_look(finder, looks):
     assert finder.find(bgr(Image.new("RGB", (1240, 1754), "white"))) == []
-    assert (looks[QUICK].calls, looks[FULL].calls) == (1, 0)
+    assert looks.sizes == [QUICK]
 
 
 def test_an_image_smaller_than_the_quick_size_is_looked_at_once(finder, looks):
     label = text_page(["Batch 7 of 12"], size=(420, 120), top=30, left=20, font_size=18)
     assert read(finder, label) == "Batch 7 of 12"
-    assert (looks[QUICK].calls, looks[FULL].calls) == (1, 0)
+    assert looks.sizes == [QUICK]
 
 
 def test_an_upright_line_is_turned_to_read():

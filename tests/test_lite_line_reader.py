@@ -1,16 +1,18 @@
-"""The lite reader (common/engines/line_reader.py): its cut vocabulary, squeezed unpadded batches
-and second look at doubtful lines, on lines drawn with the shipped font and the real model."""
+"""The lite reader (common/engines/line_reader.py, recognition_model.py): its cut vocabulary, 32 px
+unpadded batches, and second look at doubtful words, on lines drawn with the shipped font and the
+real model."""
 
 from __future__ import annotations
 
 import math
+from importlib.resources import files
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from common.engines import line_reader
-from common.engines.line_reader import HEIGHT, LineReader
+from common.engines import line_reader, recognition_model
+from common.engines.line_reader import HEIGHT, TRAINED_HEIGHT, LineReader
 from common.engines.scripts import is_latin
 from tests.pages import font
 
@@ -56,37 +58,68 @@ def test_drawn_lines_read_exactly(latin):
     assert all(confidence > 0.9 for _, confidence in latin.read([drawn_line(LINES[0])]))
 
 
-def test_lines_are_squeezed_and_batches_not_padded(latin, monkeypatch):
+def test_the_model_reads_any_height_and_gives_the_shipped_numbers_at_48_px():
+    import onnxruntime as ort
+
+    shipped = ort.InferenceSession(str(files("rapidocr") / "models" / recognition_model.MODEL))
+    model, _ = recognition_model.load(None)
+    edited = ort.InferenceSession(model)
+    line = np.random.default_rng(0).uniform(-1, 1, (2, 3, 48, 160)).astype(np.float32)
+    np.testing.assert_allclose(edited.run(None, {"x": line})[0], shipped.run(None, {"x": line})[0], atol=1e-5)
+    assert edited.run(None, {"x": line[:, :, :32]})[0].shape == (2, 20, 18_710)
+
+
+def test_lines_are_read_at_32_px_and_batches_not_padded(latin, monkeypatch):
     recording = RecordingSession(latin._session)
     monkeypatch.setattr(latin, "_session", recording)
     crops = [drawn_line("Paid"), drawn_line("No")]
-    latin.read(crops)
-    [shape] = recording.shapes  # both in one batch
-    squeezed = [math.ceil(HEIGHT * crop.shape[1] / crop.shape[0] * line_reader.SQUEEZE) for crop in crops]
-    unsqueezed = [math.ceil(HEIGHT * crop.shape[1] / crop.shape[0]) for crop in crops]
-    assert shape[2] == HEIGHT
-    # As wide as the widest line squeezed: not the line's full width, nor rapidocr's 320 px floor.
-    assert shape[3] == max(squeezed) < 0.75 * max(unsqueezed) < 320
+    assert [text for text, _ in latin.read(crops)] == ["Paid", "No"]
+    [shape] = recording.shapes  # both in one batch, read once
+    widths = [math.ceil(HEIGHT * crop.shape[1] / crop.shape[0] * line_reader.SQUEEZE) for crop in crops]
+    assert HEIGHT == 32 and shape[2] == HEIGHT
+    # As wide as the widest line: not rapidocr's 320 px floor.
+    assert shape[3] == max(widths) < 320
 
 
-def test_a_doubtful_line_is_read_again_unsqueezed_and_the_surer_reading_kept(latin, monkeypatch):
-    squeezes = []
-    real_read = latin._read
+def test_each_word_cut_from_a_line_reads_as_that_word(latin):
+    text = "Invoice 2024-0117 due 30 June"
+    crop = drawn_line(text)
+    [reading] = latin._look([crop], HEIGHT, line_reader.SQUEEZE)
+    blank = line_reader._blank_columns(crop)
+    words = [(start, end) for start, end in _words(reading.characters)]
+    cuts = [crop[:, slice(*reading.span(start, end, blank))] for start, end in words]
+    assert [word.text for word in latin._look(cuts, TRAINED_HEIGHT, 1.0)] == text.split()
 
-    def recording_read(crops, squeeze):
-        squeezes.append(squeeze)
-        return real_read(crops, squeeze)
 
-    monkeypatch.setattr(latin, "_read", recording_read)
+def _words(characters: list[str]) -> list[tuple[int, int]]:
+    spaces = [-1] + [i for i, character in enumerate(characters) if character == " "] + [len(characters)]
+    return [(a + 1, b) for a, b in zip(spaces, spaces[1:]) if b > a + 1]
+
+
+def test_only_doubtful_words_are_read_again_at_48_px(latin, monkeypatch):
+    recording = RecordingSession(latin._session)
+    monkeypatch.setattr(latin, "_session", recording)
     crop = drawn_line(LINES[1])
     latin.read([crop])
-    assert squeezes == [line_reader.SQUEEZE]  # a clean line: one look
-    monkeypatch.setattr(line_reader, "RECHECK", 1.01)  # every line in doubt
-    squeezes.clear()
-    [(text, confidence)] = latin.read([crop])
-    assert squeezes == [line_reader.SQUEEZE, 1.0]
-    readings = [real_read([crop], squeeze)[0] for squeeze in (line_reader.SQUEEZE, 1.0)]
-    assert (text, confidence) == max(readings, key=lambda reading: reading[1])[:2]
+    assert [shape[2] for shape in recording.shapes] == [HEIGHT]  # a clean line: one look
+    monkeypatch.setattr(line_reader, "RECHECK", 1.01)  # every word in doubt
+    recording.shapes.clear()
+    [(text, _)] = latin.read([crop])
+    first, again = recording.shapes
+    assert first[2] == HEIGHT and again[2] == TRAINED_HEIGHT
+    assert again[0] == len(LINES[1].split())  # each word, in one batch
+    assert again[3] < 0.6 * TRAINED_HEIGHT * crop.shape[1] / crop.shape[0]  # words, not the line
+    assert text == LINES[1]
+
+
+def test_a_word_read_again_is_kept_only_if_surer():
+    line = line_reader.Reading(list("the cat"), [0.9, 0.9, 0.9, 1.0, 0.5, 0.9, 0.9], [4, 12, 20, 28, 36, 44, 52])
+    surer = line_reader.Reading(list("cot"), [0.95, 0.95, 0.95], [4, 12, 20])
+    doubtful = line_reader.Reading(list("cut"), [0.7, 0.7, 0.7], [4, 12, 20])
+    assert line.doubtful_words() == [(4, 7)]
+    assert line.replaced(4, 7, surer).text == "the cot"
+    assert line.replaced(4, 7, doubtful).text == "the cat"
+    assert line.replaced(4, 7, line_reader.Reading([], [], [])).text == "the cat"
 
 
 def test_a_blank_crop_reads_as_nothing(latin):

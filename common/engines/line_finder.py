@@ -1,19 +1,21 @@
 """Finds the text lines of a page with the detection model that ships inside the rapidocr wheel.
 
 Detection cost grows with the pixels it looks at: on the page scaled to 1280 px (long edge) it is
-most of a small page's time. So a page of large type is looked at small, at ``QUICK`` px, and at
-``FULL`` px only on evidence that the quick look missed or blurred something (bench/RESULTS.md 9d):
+most of a small page's time. So it looks at no more pixels than the page needs (bench/RESULTS.md
+9d, 9e):
 
-- **body text**: the page's letters (blots of ink a letter's size, counted in a few ms before any
-  look) are under ``SMALL_LETTERS`` px tall at the quick size on average; such a page goes straight
-  to the full look, since the quick one would send it there anyway;
-- **small print**: a quarter of the lines the quick look found are under ``SMALL_TEXT`` px tall,
-  where neighbouring lines and columns start to merge into one box;
-- **ink left unread**: ``UNREAD_GLYPHS`` or more letter-sized blots lie outside every box the
-  quick look found (a caption in small type beside a large title, a stamp, a footnote).
+- **only where the ink is**: the page's margins are cut off before any look (``_Ink.region``);
+- **body text at the size its letters need**: the page's letters (blots of ink a letter's size,
+  counted in a few ms before any look) are under ``SMALL_LETTERS`` px tall at the quick size on
+  average; such a page takes one look, at the size where its letters are ``BODY_LETTERS`` px tall
+  (``FULL`` px at most): 1280 px for 10-point type on a 2000 px render, about 1000 px for 13-point;
+- **large type at ``QUICK`` px**, and at ``FULL`` px only on evidence that the quick look missed
+  or blurred something: a quarter of its lines under ``SMALL_TEXT`` px tall (neighbouring lines
+  and columns start to merge into one box), or ``UNREAD_GLYPHS`` or more letter-sized blots
+  outside every box it found (a caption in small type beside a large title, a stamp, a footnote).
 
-Forms, receipts, slides and flowcharts take the quick look only; pages of body text take the
-full look only; a page the letters misjudge pays both.
+Forms, receipts, slides and flowcharts take the quick look only; pages of body text one look at
+their letters' size; a page the letters misjudge pays two.
 """
 
 from __future__ import annotations
@@ -27,47 +29,57 @@ SIZES = (QUICK, FULL)
 SMALL_TEXT = 16
 SMALL_LETTERS = 6
 UNREAD_GLYPHS = 8
+BODY_LETTERS = 8
+MARGIN = 32  # px of page kept around the ink: a box reaches a little beyond its letters
 
 
 class LineFinder:
     def __init__(self, threads: int, sizes: tuple[int, ...] = SIZES):
-        """``sizes``: the quick look's long edge, then the full look's (one size: one look; a
-        benchmark lever)."""
+        """``sizes``: the quick look's long edge, then the full look's, px (one size: every page
+        looked at once at that size; a benchmark lever)."""
         from rapidocr import RapidOCR
 
         self.sizes = sizes
-        # rapidocr loads a detector's model on its first call: the full-size one only when needed.
-        self._detectors = {
-            size: RapidOCR(params={
-                "Global.log_level": "warning",
-                "Global.use_cls": False,  # pages are upright: a per-line 0/180 pass costs more than it finds
-                "Global.use_rec": False,
-                "Det.limit_type": "max",
-                "Det.limit_side_len": size,
-                "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-            })
-            for size in sizes
-        }
+        # One detector for every size: ``_look`` scales the page, never beyond this limit.
+        self._detector = RapidOCR(params={
+            "Global.log_level": "warning",
+            "Global.use_cls": False,  # pages are upright: a per-line 0/180 pass costs more than it finds
+            "Global.use_rec": False,
+            "Det.limit_type": "max",
+            "Det.limit_side_len": max(sizes),
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        })
 
     def find(self, pixels: np.ndarray) -> list[np.ndarray]:
         """Line boxes (4 corners clockwise from top left, image pixels) of a BGR image."""
         quick, full = self.sizes[0], self.sizes[-1]
-        if quick == full or max(pixels.shape[:2]) <= quick:
-            return self._look(pixels, quick)
-        scale = quick / max(pixels.shape[:2])
         ink = _Ink(pixels)
-        if ink.letter_height() * scale < SMALL_LETTERS:
-            return self._look(pixels, full)  # body text: the quick look would only send us here
-        boxes = self._look(pixels, quick)
+        long_edge = max(pixels.shape[:2])
+        if quick == full or long_edge <= quick:
+            return self._look(pixels, quick, ink)
+        scale = quick / long_edge
+        letters = ink.letter_height()
+        if letters * scale < SMALL_LETTERS:  # body text: a quick look would only send us further
+            return self._look(pixels, min(full, long_edge * BODY_LETTERS / letters), ink)
+        boxes = self._look(pixels, quick, ink)
         heights = [float(box[:, 1].max() - box[:, 1].min()) * scale for box in boxes]
         if (heights and float(np.percentile(heights, 25)) < SMALL_TEXT) or ink.unread(boxes) >= UNREAD_GLYPHS:
-            return self._look(pixels, full)
+            return self._look(pixels, full, ink)
         return boxes
 
-    def _look(self, pixels: np.ndarray, size: int) -> list[np.ndarray]:
-        found = self._detectors[size](pixels)
-        return [] if found.boxes is None else list(found.boxes)
+    def _look(self, pixels: np.ndarray, size: float, ink: "_Ink") -> list[np.ndarray]:
+        """The boxes found in the inked part of the page scaled to ``size`` px (long edge)."""
+        left, top, right, bottom = ink.region()
+        part = pixels[top:bottom, left:right]
+        scale = min(1.0, size / max(pixels.shape[:2]))
+        if scale < 1.0:
+            part = cv2.resize(part, (max(1, round(part.shape[1] * scale)), max(1, round(part.shape[0] * scale))),
+                              interpolation=cv2.INTER_AREA)
+        found = self._detector(part)
+        if found.boxes is None:
+            return []
+        return list(found.boxes / scale + np.array([left, top], np.float32))
 
 
 def crop(pixels: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -85,12 +97,22 @@ class _Ink:
     """The page's ink (black on white after Otsu's threshold), at half size when the page is large."""
 
     def __init__(self, pixels: np.ndarray):
+        self.height, self.width = pixels.shape[:2]
         gray = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
         self.shrink = 2 if max(gray.shape) > 1400 else 1
         if self.shrink > 1:
             gray = cv2.resize(gray, (gray.shape[1] // self.shrink, gray.shape[0] // self.shrink),
                               interpolation=cv2.INTER_AREA)
         _, self.image = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+
+    def region(self) -> tuple[int, int, int, int]:
+        """Left, top, right, bottom (page pixels) of the ink, ``MARGIN`` px around; the page if blank."""
+        rows, columns = np.flatnonzero(self.image.any(axis=1)), np.flatnonzero(self.image.any(axis=0))
+        if not rows.size:
+            return 0, 0, self.width, self.height
+        return (max(0, int(columns[0]) * self.shrink - MARGIN), max(0, int(rows[0]) * self.shrink - MARGIN),
+                min(self.width, (int(columns[-1]) + 1) * self.shrink + MARGIN),
+                min(self.height, (int(rows[-1]) + 1) * self.shrink + MARGIN))
 
     def letter_height(self) -> float:
         """The median height (page pixels) of the letters, titles' included; infinite on a page without."""

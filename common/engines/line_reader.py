@@ -1,15 +1,19 @@
 """Reads the text of cropped lines with the recognition model that ships inside the rapidocr wheel.
 
-``line_finder`` finds the lines; this module reads them, not rapidocr, because the three choices
-that make reading fast are not rapidocr settings (bench/RESULTS.md, figure 9d):
+``line_finder`` finds the lines; this module reads them, not rapidocr, because the choices that
+make reading fast are not rapidocr settings (bench/RESULTS.md, figures 9d and 9e):
 
-- **The vocabulary is cut to the page's scripts.** PP-OCRv6's recogniser scores 18,710 classes
-  (Chinese, Japanese, Latin) at every step of every line; with ``LITE_SCRIPT=latin`` its output
-  layer keeps the ~2,400 Latin, Greek, digit, punctuation and symbol classes, so a Latin page
-  pays less and cannot come out with a character of another script at all.
-- **Lines are squeezed to ``SQUEEZE`` of their width.** At the model's 48 px height a printed
-  letter spans about three of its 8 px steps; two are enough to read it, and the cost of a line
-  is linear in its width.
+- **The vocabulary is cut to the page's scripts** (``recognition_model``). PP-OCRv6's recogniser
+  scores 18,710 classes (Chinese, Japanese, Latin) at every step of every line; with
+  ``LITE_SCRIPT=latin`` it keeps the ~2,400 Latin, Greek, digit, punctuation and symbol classes,
+  so a Latin page pays less and cannot come out with a character of another script at all.
+- **Lines are read at ``HEIGHT`` = 32 px**, not the 48 px the model was trained at: the cost of a
+  line grows with its height times its width, both two thirds of what they were, and clean print
+  reads the same.
+- **Only the doubtful words are read again**, at 48 px: a word with a letter read below
+  ``RECHECK`` probability (worn type, handwriting) is cut out of its line and read at the
+  trained size, and the surer reading kept. Words, not whole lines: a scan can doubt half its
+  lines, but few words in each.
 - **No batch is padded to 320 px.** Lines are sorted by width and read ``BATCH`` at a time, each
   batch as wide as its widest line, so a page of short cells does not pay for long ones.
 """
@@ -17,121 +21,155 @@ that make reading fast are not rapidocr settings (bench/RESULTS.md, figure 9d):
 from __future__ import annotations
 
 import math
-from importlib.resources import files
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 
-MODEL = "PP-OCRv6_rec_small.onnx"
-HEIGHT = 48  # the model's input height
-SQUEEZE = 0.7
-RECHECK = 0.6
+from common.engines import recognition_model
+
+TRAINED_HEIGHT = 48  # the height the model was trained at: doubtful words are read again there
+HEIGHT = 32
+SQUEEZE = 1.15
+RECHECK = 0.9
 BATCH = 6
 MIN_WIDTH = 16
 
 
+@dataclass
+class Reading:
+    """One look at a line: the characters kept (spaces included), the probability of each, and
+    where each was read, as a pixel column of the crop."""
+
+    characters: list[str]
+    probabilities: list[float]
+    columns: list[float]
+
+    @property
+    def text(self) -> str:
+        return " ".join("".join(self.characters).split())
+
+    @property
+    def confidence(self) -> float:
+        return float(np.mean(self.probabilities)) if self.probabilities else 0.0
+
+    def doubtful_words(self) -> list[tuple[int, int]]:
+        """[start, end) character ranges of the words with a letter read below ``RECHECK``.
+
+        Doubt about a space (one there or not) is common in clean print and no reason to look again.
+        """
+        words, start = [], None
+        for index, character in enumerate([*self.characters, " "]):
+            if character != " " and start is None:
+                start = index
+            elif character == " " and start is not None:
+                if min(self.probabilities[start:index]) < RECHECK:
+                    words.append((start, index))
+                start = None
+        return words
+
+    def span(self, start: int, end: int, blank: np.ndarray) -> tuple[int, int]:
+        """The crop's columns the word at [start, end) lies in: cut in the widest run of ``blank``
+        columns between it and the letters either side (CTC places a letter, or a space, only
+        roughly: a cut at a space's step can fall inside the next word's first letter)."""
+        letters = [i for i, character in enumerate(self.characters) if character != " "]
+        before = [i for i in letters if i < start]
+        after = [i for i in letters if i >= end]
+        left = _gap(blank, self.columns[before[-1]], self.columns[start]) if before else 0
+        right = _gap(blank, self.columns[end - 1], self.columns[after[0]]) if after else len(blank)
+        left = min(left, len(blank) - 1)
+        return left, min(len(blank), max(left + 1, right))
+
+    def replaced(self, start: int, end: int, word: "Reading") -> "Reading":
+        """This reading with the word at [start, end) read as ``word``, if ``word`` is surer."""
+        if not word.characters or word.confidence <= float(np.mean(self.probabilities[start:end])):
+            return self
+        columns = [self.columns[start]] * len(word.characters)  # no look goes after this
+        return Reading(self.characters[:start] + word.characters + self.characters[end:],
+                       self.probabilities[:start] + word.probabilities + self.probabilities[end:],
+                       self.columns[:start] + columns + self.columns[end:])
+
+
 class LineReader:
-    def __init__(self, threads: int, keep: Callable[[str], bool] | None = None, *, squeeze: float = SQUEEZE):
-        """``keep``: which characters the vocabulary keeps (None: all the model knows)."""
-        self.squeeze = squeeze
+    def __init__(self, threads: int, keep: Callable[[str], bool] | None = None, *,
+                 height: int = HEIGHT, squeeze: float = SQUEEZE):
+        """``keep``: which characters the vocabulary keeps (None: all the model knows).
+        ``height`` and ``squeeze`` (of the width): how lines are first read (benchmark levers)."""
+        self.height, self.squeeze = height, squeeze
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        path = str(files("rapidocr") / "models" / MODEL)
-        if keep is None:
-            self._session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-            self.characters = _classes(self._session.get_modelmeta().custom_metadata_map["character"])
-        else:
-            model, self.characters = _cut_vocabulary(path, keep)
-            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        model, self.characters = recognition_model.load(keep)
+        self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 
     def read(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
-        """Text and confidence (mean probability of its characters) of each crop (BGR pixels).
+        """Text and confidence (mean probability of its characters) of each crop (BGR pixels)."""
+        readings = self._look(crops, self.height, self.squeeze)
+        if (self.height, self.squeeze) != (TRAINED_HEIGHT, 1.0):
+            parts, cuts = [], []
+            for line, reading in enumerate(readings):
+                words = reading.doubtful_words()
+                blank = _blank_columns(crops[line]) if words else None
+                for start, end in words:
+                    left, right = reading.span(start, end, blank)
+                    parts.append((line, start, end))
+                    cuts.append(crops[line][:, left:right])
+            again = self._look(cuts, TRAINED_HEIGHT, 1.0)
+            # From the line's end back, so that the ranges of the words before stay true.
+            for (line, start, end), part in sorted(zip(parts, again), key=lambda pair: pair[0], reverse=True):
+                readings[line] = readings[line].replaced(start, end, part)
+        return [(reading.text, reading.confidence) for reading in readings]
 
-        A line with a character (not a space) read at less than ``RECHECK`` probability is read again
-        unsqueezed, and the surer reading kept: handwriting and worn type can need every pixel
-        of their width.
-        """
-        readings = self._read(crops, self.squeeze)
-        doubtful = [i for i, (_, _, least) in enumerate(readings) if least < RECHECK]
-        if self.squeeze < 1.0 and doubtful:
-            for i, again in zip(doubtful, self._read([crops[i] for i in doubtful], 1.0)):
-                readings[i] = max(readings[i], again, key=lambda reading: reading[1])
-        return [(text, confidence) for text, confidence, _ in readings]
-
-    def _read(self, crops: Sequence[np.ndarray], squeeze: float) -> list[tuple[str, float, float]]:
-        """(text, mean and least probability of its characters) of each crop."""
-        lines = [_fit(crop, squeeze) for crop in crops]
-        results: list[tuple[str, float, float]] = [("", 0.0, 0.0)] * len(lines)
+    def _look(self, crops: Sequence[np.ndarray], height: int, squeeze: float) -> list[Reading]:
+        lines = [_fit(crop, height, squeeze) for crop in crops]
+        results = [Reading([], [], [])] * len(lines)
         order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
-        for start in range(0, len(order), BATCH):
-            chosen = order[start:start + BATCH]
+        for first in range(0, len(order), BATCH):
+            chosen = order[first:first + BATCH]
             width = max(MIN_WIDTH, max(lines[i].shape[1] for i in chosen))
-            batch = np.zeros((len(chosen), 3, HEIGHT, width), np.float32)
+            batch = np.zeros((len(chosen), 3, height, width), np.float32)
             for row, i in enumerate(chosen):
                 batch[row, :, :, : lines[i].shape[1]] = lines[i].transpose(2, 0, 1)
             probabilities = self._session.run(None, {self._input: batch})[0]
             for row, i in enumerate(chosen):
-                results[i] = self._decode(probabilities[row])
+                # Each step of the output reads ``width / steps`` pixels of the fitted line.
+                pixels_per_step = width / probabilities.shape[1] * crops[i].shape[1] / lines[i].shape[1]
+                results[i] = self._decode(probabilities[row], pixels_per_step)
         return results
 
-    def _decode(self, probabilities: np.ndarray) -> tuple[str, float, float]:
+    def _decode(self, probabilities: np.ndarray, pixels_per_step: float) -> Reading:
         # CTC: the best class per step; repeats fold into one, class 0 is "no character".
         best = probabilities.argmax(axis=1)
-        kept = (best != 0) & np.concatenate(([True], best[1:] != best[:-1]))
-        if not kept.any():
-            return "", 0.0, 0.0
-        text = " ".join("".join(self.characters[k] for k in best[kept]).split())
-        chosen = probabilities[kept, best[kept]]
-        # Doubt about a space (one there or not) is common in clean print and no reason to look again.
-        letters = chosen[best[kept] != len(self.characters) - 1]
-        return text, float(chosen.mean()), float(letters.min()) if letters.size else 1.0
+        kept = np.flatnonzero((best != 0) & np.concatenate(([True], best[1:] != best[:-1])))
+        return Reading([self.characters[k] for k in best[kept]],
+                       probabilities[kept, best[kept]].tolist(),
+                       ((kept + 0.5) * pixels_per_step).tolist())
 
 
-def _fit(crop: np.ndarray, squeeze: float) -> np.ndarray:
-    """The crop at the model's height and ``squeeze`` of its width there, scaled to [-1, 1]."""
-    height, width = crop.shape[:2]
-    target = max(1, math.ceil(HEIGHT * width / height * squeeze))
-    resized = cv2.resize(crop, (target, HEIGHT), interpolation=cv2.INTER_AREA)
+def _fit(crop: np.ndarray, height: int, squeeze: float) -> np.ndarray:
+    """The crop at ``height`` and ``squeeze`` of its width there, scaled to [-1, 1]."""
+    target = max(1, math.ceil(height * crop.shape[1] / crop.shape[0] * squeeze))
+    resized = cv2.resize(crop, (target, height), interpolation=cv2.INTER_AREA)
     return resized.astype(np.float32) / 127.5 - 1.0
 
 
-def _classes(listed: str) -> list[str]:
-    """The model's classes: CTC's blank (0), the characters its metadata lists, then a space."""
-    return ["", *listed.splitlines(), " "]
+def _blank_columns(crop: np.ndarray) -> np.ndarray:
+    """Which columns of the crop hold no ink (Otsu's threshold on its grey levels)."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    return ink.sum(axis=0) <= 1
 
 
-def _cut_vocabulary(path: str, keep: Callable[[str], bool]) -> tuple[bytes, list[str]]:
-    """A copy of the model (bytes) that scores only the classes ``keep`` keeps, and those classes."""
-    import onnx  # only here: the model's classes live in its metadata and output layer
-    from onnx import numpy_helper
-
-    model = onnx.load(path)
-    characters = _classes({entry.key: entry.value for entry in model.metadata_props}["character"])
-    kept = [0] + [k for k in range(1, len(characters) - 1) if keep(characters[k])] + [len(characters) - 1]
-    weight, bias = _output_layer(model, len(characters))
-    for tensor in (weight, bias):
-        values = numpy_helper.to_array(tensor)
-        tensor.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(values[..., kept]), tensor.name))
-    del model.graph.value_info[:]  # shapes recorded for the full vocabulary
-    for output in model.graph.output:
-        output.type.tensor_type.shape.dim[-1].dim_value = len(kept)
-    return model.SerializeToString(), [characters[k] for k in kept]
-
-
-def _output_layer(model, classes: int):
-    """The weight and bias initialisers of the layer that scores the ``classes`` (MatMul, Add)."""
-    initialisers = {tensor.name: tensor for tensor in model.graph.initializer}
-    nodes = list(model.graph.node)
-    for index in range(len(nodes) - 1, 0, -1):
-        node = nodes[index]
-        if node.op_type == "MatMul" and node.input[1] in initialisers \
-                and initialisers[node.input[1]].dims[-1] == classes:
-            add = next(n for n in nodes[index + 1:] if n.op_type == "Add" and node.output[0] in n.input)
-            bias = next(name for name in add.input if name in initialisers)
-            return initialisers[node.input[1]], initialisers[bias]
-    raise ValueError(f"{MODEL}: no output layer (MatMul + Add) found")
+def _gap(blank: np.ndarray, start: float, end: float) -> int:
+    """The middle of the widest run of blank columns in [start, end); their middle if none."""
+    start, end = int(start), max(int(start) + 1, int(end))
+    best, best_length, run = (start + end) // 2, 0, 0
+    for column in range(start, min(end, len(blank))):
+        run = run + 1 if blank[column] else 0
+        if run > best_length:
+            best, best_length = column - run // 2, run
+    return best

@@ -21,7 +21,7 @@ from PIL import Image
 from common.config import Settings
 from common.engines.base import PageText
 from common.engines.line_finder import SIZES, LineFinder, crop
-from common.engines.line_reader import SQUEEZE, LineReader
+from common.engines.line_reader import HEIGHT, SQUEEZE, LineReader
 from common.engines.scripts import is_latin, mend_accents
 from common.layout import Line, assemble_page
 from common.layout.words import mend_glued
@@ -36,15 +36,16 @@ class LiteEngine:
     name = "lite"
     batch_size = 1  # one page at a time
 
-    def __init__(self, settings: Settings, *, detect: tuple[int, ...] = SIZES, squeeze: float = SQUEEZE):
-        """``detect`` and ``squeeze``: benchmark levers (bench/vs_tesseract.py --levers)."""
+    def __init__(self, settings: Settings, *, detect: tuple[int, ...] = SIZES,
+                 height: int = HEIGHT, squeeze: float = SQUEEZE):
+        """``detect``, ``height`` and ``squeeze``: benchmark levers (bench/vs_tesseract.py --levers)."""
         started = time.perf_counter()
         threads = settings.lite_threads or os.cpu_count() or 1
         self.script = settings.lite_script
         self.model = "rapidocr"
         self.revision = version("rapidocr")
         self._finder = LineFinder(threads, detect)
-        self._reader = LineReader(threads, is_latin if self.script == "latin" else None, squeeze=squeeze)
+        self._reader = LineReader(threads, is_latin if self.script == "latin" else None, height=height, squeeze=squeeze)
         # One thread runs every ONNX call: the sessions are not shared between request threads,
         # and onnxruntime's buffers stay in one malloc arena (one per request thread grew the
         # HTTP worker's RSS).
