@@ -40,7 +40,7 @@ def test_a_file_dropped_in_is_ocrd_by_the_worker(tmp_path):
     finally:
         os.killpg(loop.pid, signal.SIGINT)  # Ctrl-C: the loop stops the emulators, the function and the worker
         try:
-            loop.wait(timeout=30)
+            loop.wait(timeout=60)  # stop() allows each server 2 x 10 s grace; a loaded machine can use it
         except subprocess.TimeoutExpired:
             os.killpg(loop.pid, signal.SIGKILL)
             raise
