@@ -31,6 +31,7 @@ SMALL_LETTERS = 6
 UNREAD_GLYPHS = 8
 BODY_LETTERS = 8
 MARGIN = 32  # px of page kept around the ink: a box reaches a little beyond its letters
+PALE = 24  # grey levels under the paper's that count as a mark when cutting the margins off
 
 
 class LineFinder:
@@ -104,10 +105,14 @@ class _Ink:
             gray = cv2.resize(gray, (gray.shape[1] // self.shrink, gray.shape[0] // self.shrink),
                               interpolation=cv2.INTER_AREA)
         _, self.image = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+        # Anything visibly darker than the paper, pale grey print included (Otsu's cut can leave a
+        # grey footer out): what the region keeps.
+        self.marks = gray < float(np.median(gray)) - PALE
 
     def region(self) -> tuple[int, int, int, int]:
-        """Left, top, right, bottom (page pixels) of the ink, ``MARGIN`` px around; the page if blank."""
-        rows, columns = np.flatnonzero(self.image.any(axis=1)), np.flatnonzero(self.image.any(axis=0))
+        """Left, top, right, bottom (page pixels) of every mark on the page, ``MARGIN`` px around;
+        the page if blank."""
+        rows, columns = np.flatnonzero(self.marks.any(axis=1)), np.flatnonzero(self.marks.any(axis=0))
         if not rows.size:
             return 0, 0, self.width, self.height
         return (max(0, int(columns[0]) * self.shrink - MARGIN), max(0, int(rows[0]) * self.shrink - MARGIN),

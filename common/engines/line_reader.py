@@ -84,7 +84,7 @@ class Reading:
 
     def replaced(self, start: int, end: int, word: "Reading") -> "Reading":
         """This reading with the word at [start, end) read as ``word``, if ``word`` is surer."""
-        if not word.characters or word.confidence <= float(np.mean(self.probabilities[start:end])):
+        if not word.text or word.confidence <= float(np.mean(self.probabilities[start:end])):
             return self
         columns = [self.columns[start]] * len(word.characters)  # no look goes after this
         return Reading(self.characters[:start] + word.characters + self.characters[end:],

@@ -36,18 +36,22 @@ def _classes(listed: str) -> list[str]:
 
 
 def _any_height(model) -> None:
-    """Lets the model read lines of any height from 32 px up.
+    """Lets the model read lines of any height (``line_reader`` reads them at 32 px).
 
     Its backbone divides the height by 16, and one pooling averages the 3 rows left of a 48 px line
-    (a 3 x 2 window). Averaging all the rows left in two steps, 1 x 2 windows then a mean over the
-    height, gives the same numbers at 48 px and lets a 32 px line (2 rows left) through.
+    (a 3 x 2 window), so any other height failed. Averaging all the rows left in two steps, 1 x 2
+    windows then a mean over the height, gives the same numbers at 48 px and lets a 32 px line
+    (2 rows left) through.
     """
     from onnx import helper
 
     model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "height"
     nodes = list(model.graph.node)
-    index = next(i for i, node in enumerate(nodes) if node.op_type == "AveragePool" and any(
-        attribute.name == "kernel_shape" and list(attribute.ints) == [3, 2] for attribute in node.attribute))
+    pools = [i for i, node in enumerate(nodes) if node.op_type == "AveragePool" and any(
+        attribute.name == "kernel_shape" and list(attribute.ints) == [3, 2] for attribute in node.attribute)]
+    if len(pools) != 1:
+        raise ValueError(f"{MODEL}: expected one 3x2 average pooling over the rows, found {len(pools)}")
+    index = pools[0]
     pool = nodes[index]
     columns = pool.output[0] + "/columns"
     replacement = [
