@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +26,11 @@ BENCH_MODEL_ID = "bench/random-qwen2_5-vl"
 def shared_dir() -> Path:
     """The shared data folder: $GNOSIS_SHARED, else ../shared next to the repository."""
     return Path(os.environ.get("GNOSIS_SHARED") or ROOT.parent / "shared")
+
+
+def words(text: str) -> Counter:
+    """The text's words, counted, lower-cased, with the punctuation at their edges stripped."""
+    return Counter(w for w in (re.sub(r"^\W+|\W+$", "", t).lower() for t in text.split()) if w)
 
 
 def median(values) -> float:

@@ -21,8 +21,8 @@ import contextlib
 import importlib.util
 import io
 import json
-import re
 import os
+import re
 import sys
 import tempfile
 import time
@@ -34,14 +34,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _common import shared_dir, words  # noqa: E402
 from common.config import Settings  # noqa: E402
 from common.documents import Limits, open_document  # noqa: E402
 from common.engines.lite import LiteEngine  # noqa: E402
 from common.pipeline import PageResult, to_markdown  # noqa: E402
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("GNOSIS_SHARED") or REPO.parent / "shared").resolve()
 
 
 def load_scorer(shared: Path):
@@ -95,10 +92,6 @@ def score(scorer, dataset: Path, outdir: Path) -> tuple[int, int, str]:
     last = report.getvalue().strip().splitlines()[-1]  # "text rules: P/N passed (X%)"
     passed, total = last.split(":")[1].split()[0].split("/")
     return int(passed), int(total), report.getvalue()
-
-
-def words(text: str) -> Counter:
-    return Counter(w for w in (re.sub(r"^\W+|\W+$", "", token).lower() for token in text.split()) if w)
 
 
 def text_layer_words(pdf: Path) -> Counter | None:

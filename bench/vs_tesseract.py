@@ -35,26 +35,20 @@ import argparse
 import importlib.util
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, shared_dir  # noqa: E402
+from _common import ROOT, machine, shared_dir, words  # noqa: E402
 import kinds  # noqa: E402
 
 SMALL, MEDIUM = 60, 250
 LEVER_PAGES = ("drawn:form", "drawn:flowchart", "drawn:report", "drawn:dense")
-
-
-def words(text: str) -> Counter:
-    return Counter(w for w in (re.sub(r"^\W+|\W+$", "", t).lower() for t in text.split()) if w)
 
 
 def recall(truth: list[str], text: str) -> float:

@@ -81,19 +81,14 @@ def test_lines_are_read_at_32_px_and_batches_not_padded(latin, monkeypatch):
     assert shape[3] == max(widths) < 320
 
 
-def test_each_word_cut_from_a_line_reads_as_that_word(latin):
+def test_each_word_cut_from_a_line_reads_as_that_word(latin, monkeypatch):
+    monkeypatch.setattr(line_reader, "RECHECK", 1.01)  # every word in doubt: each one is cut
     text = "Invoice 2024-0117 due 30 June"
     crop = drawn_line(text)
     [reading] = latin._look([crop], HEIGHT, line_reader.SQUEEZE)
     blank = line_reader._blank_columns(crop)
-    words = [(start, end) for start, end in _words(reading.characters)]
-    cuts = [crop[:, slice(*reading.span(start, end, blank))] for start, end in words]
+    cuts = [crop[:, slice(*reading.span(start, end, blank))] for start, end in reading.doubtful_words()]
     assert [word.text for word in latin._look(cuts, TRAINED_HEIGHT, 1.0)] == text.split()
-
-
-def _words(characters: list[str]) -> list[tuple[int, int]]:
-    spaces = [-1] + [i for i, character in enumerate(characters) if character == " "] + [len(characters)]
-    return [(a + 1, b) for a, b in zip(spaces, spaces[1:]) if b > a + 1]
 
 
 def test_only_doubtful_words_are_read_again_at_48_px(latin, monkeypatch):
@@ -120,6 +115,7 @@ def test_a_word_read_again_is_kept_only_if_surer():
     assert line.replaced(4, 7, surer).text == "the cot"
     assert line.replaced(4, 7, doubtful).text == "the cat"
     assert line.replaced(4, 7, line_reader.Reading([], [], [])).text == "the cat"
+    assert line.replaced(4, 7, line_reader.Reading([" "], [0.99], [4])).text == "the cat"  # only a space
 
 
 def test_a_blank_crop_reads_as_nothing(latin):

@@ -1,9 +1,9 @@
 """The lite engine: CPU OCR with the ONNX models that ship inside the rapidocr wheel.
 
 Nothing is downloaded and neither torch nor transformers is imported. ``line_finder`` finds the
-text lines (rapidocr's detector: a quick look, a full look on evidence), ``line_reader`` reads them
-(the recognition model, run here), and ``common.layout`` puts them in reading order and sets
-running headers and footers aside (docs/lite-engine.md).
+text lines (rapidocr's detector, on the inked part of the page at the size its letters need),
+``line_reader`` reads them (the recognition model, run here, at 32 px), and ``common.layout``
+puts them in reading order and sets running headers and footers aside (docs/lite-engine.md).
 """
 
 from __future__ import annotations
