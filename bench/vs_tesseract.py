@@ -128,11 +128,12 @@ def levers(pages: list[dict], threads: int) -> None:
 
     settings = Settings.from_env({"LITE_THREADS": str(threads)})
     grid = {
-        "default (ink only; body text at its letters' size; read at 32 px, squeeze 1.15)": {},
+        "default (ink only; body text at its letters' size; read at 20 px, squeeze 2.0)": {},
         "always 1280 (one look)": {"detect": (1280,)},
         "always 640 (one look)": {"detect": (640,)},
-        "read at 48 px, squeeze 0.7 (the previous default)": {"height": 48, "squeeze": 0.7},
-        "read at 32 px, squeeze 1.0": {"squeeze": 1.0},
+        "read at 32 px, squeeze 1.15 (RESULTS 9e)": {"height": 32, "squeeze": 1.15},
+        "read at 48 px, squeeze 0.7 (RESULTS 9d)": {"height": 48, "squeeze": 0.7},
+        "read at 16 px, squeeze 2.3": {"height": 16, "squeeze": 2.3},
     }
     engines = {name: LiteEngine(settings, **levers) for name, levers in grid.items()}
     # Tesseract in the same rotation: each setting's time against it, side by side.

@@ -1,4 +1,4 @@
-"""The lite reader (common/engines/line_reader.py, recognition_model.py): its cut vocabulary, 32 px
+"""The lite reader (common/engines/line_reader.py, recognition_model.py): its cut vocabulary, 20 px
 unpadded batches, and second look at doubtful words, on lines drawn with the shipped font and the
 real model."""
 
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from common.engines import line_reader, recognition_model
-from common.engines.line_reader import HEIGHT, TRAINED_HEIGHT, LineReader
+from common.engines.line_reader import HEIGHT, RECHECK_HEIGHT, LineReader
 from common.engines.scripts import is_latin
 from tests.pages import font
 
@@ -66,17 +66,18 @@ def test_the_model_reads_any_height_and_gives_the_shipped_numbers_at_48_px():
     edited = ort.InferenceSession(model)
     line = np.random.default_rng(0).uniform(-1, 1, (2, 3, 48, 160)).astype(np.float32)
     np.testing.assert_allclose(edited.run(None, {"x": line})[0], shipped.run(None, {"x": line})[0], atol=1e-5)
-    assert edited.run(None, {"x": line[:, :, :32]})[0].shape == (2, 20, 18_710)
+    for height in (20, 32, 40):
+        assert edited.run(None, {"x": line[:, :, :height]})[0].shape == (2, 20, 18_710)
 
 
-def test_lines_are_read_at_32_px_and_batches_not_padded(latin, monkeypatch):
+def test_lines_are_read_at_20_px_and_batches_not_padded(latin, monkeypatch):
     recording = RecordingSession(latin._session)
     monkeypatch.setattr(latin, "_session", recording)
-    crops = [drawn_line("Paid"), drawn_line("No")]
-    assert [text for text, _ in latin.read(crops)] == ["Paid", "No"]
+    crops = [drawn_line("Paid"), drawn_line("Net")]
+    assert [text for text, _ in latin.read(crops)] == ["Paid", "Net"]
     [shape] = recording.shapes  # both in one batch, read once
     widths = [math.ceil(HEIGHT * crop.shape[1] / crop.shape[0] * line_reader.SQUEEZE) for crop in crops]
-    assert HEIGHT == 32 and shape[2] == HEIGHT
+    assert HEIGHT == 20 and shape[2] == HEIGHT
     # As wide as the widest line: not rapidocr's 320 px floor.
     assert shape[3] == max(widths) < 320
 
@@ -88,10 +89,10 @@ def test_each_word_cut_from_a_line_reads_as_that_word(latin, monkeypatch):
     [reading] = latin._look([crop], HEIGHT, line_reader.SQUEEZE)
     blank = line_reader._blank_columns(crop)
     cuts = [crop[:, slice(*reading.span(start, end, blank))] for start, end in reading.doubtful_words()]
-    assert [word.text for word in latin._look(cuts, TRAINED_HEIGHT, 1.0)] == text.split()
+    assert [word.text for word in latin._look(cuts, RECHECK_HEIGHT, 1.0)] == text.split()
 
 
-def test_only_doubtful_words_are_read_again_at_48_px(latin, monkeypatch):
+def test_only_doubtful_words_are_read_again_at_40_px(latin, monkeypatch):
     recording = RecordingSession(latin._session)
     monkeypatch.setattr(latin, "_session", recording)
     crop = drawn_line(LINES[1])
@@ -101,9 +102,9 @@ def test_only_doubtful_words_are_read_again_at_48_px(latin, monkeypatch):
     recording.shapes.clear()
     [(text, _)] = latin.read([crop])
     first, again = recording.shapes
-    assert first[2] == HEIGHT and again[2] == TRAINED_HEIGHT
+    assert first[2] == HEIGHT and again[2] == RECHECK_HEIGHT == 40
     assert again[0] == len(LINES[1].split())  # each word, in one batch
-    assert again[3] < 0.6 * TRAINED_HEIGHT * crop.shape[1] / crop.shape[0]  # words, not the line
+    assert again[3] < 0.6 * RECHECK_HEIGHT * crop.shape[1] / crop.shape[0]  # words, not the line
     assert text == LINES[1]
 
 

@@ -6,6 +6,8 @@ and Latin text) reads as 二 and 三 between English words.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from PIL import Image, ImageDraw
 
@@ -43,9 +45,8 @@ def test_default_latin_keeps_cjk_out_of_a_latin_page(readings):
     assert Settings.from_env({}).lite_script == "latin"
     text = readings["latin"]
     assert not any("\u2e80" <= char <= "\u9fff" for char in text)
-    # Two bars are nothing in Latin script; three may read as the symbol they draw (≡).
-    assert text.startswith("Chapter begins with the rules Chapter ")
-    assert text.count("begins with the rules") == 2
+    # The bars read as nothing or as one Latin mark they resemble ("_", "=", "≡", "E"), the words intact.
+    assert re.fullmatch(r"(Chapter (\S )?begins with the rules ?){2}", text), text
 
 
 def test_all_keeps_what_the_recogniser_read(readings):

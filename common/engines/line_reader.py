@@ -7,13 +7,15 @@ make reading fast are not rapidocr settings (bench/RESULTS.md, figures 9d and 9e
   scores 18,710 classes (Chinese, Japanese, Latin) at every step of every line; with
   ``LITE_SCRIPT=latin`` it keeps the ~2,400 Latin, Greek, digit, punctuation and symbol classes,
   so a Latin page pays less and cannot come out with a character of another script at all.
-- **Lines are read at ``HEIGHT`` = 32 px**, not the 48 px the model was trained at, at ``SQUEEZE``
-  = 1.15 of their width there: a line's cost grows with its height times its width, and this
-  costs 0.79 of reading it at 48 px squeezed to 0.7 (the setting before), for the same words.
-- **Only the doubtful words are read again**, at 48 px: a word with a letter read below
-  ``RECHECK`` probability (worn type, handwriting) is cut out of its line and read at the
-  trained size, and the surer reading kept. Words, not whole lines: a scan can doubt half its
-  lines, but few words in each.
+- **Lines are read at ``HEIGHT`` = 20 px**, not the 48 px the model was trained at, stretched to
+  ``SQUEEZE`` = 2.0 of their width there. The backbone halves a line's height four times and its
+  last, costliest stages run on what is left of it: 4 rows at 25-32 px, 3 at 17-24, so 20 px with
+  the letters kept wide costs 0.88 of 32 px at 1.15 (the setting before) for the same words
+  (bench/RESULTS.md 9f); below 17 px the letters blur (more doubts, fewer words).
+- **Only the doubtful words are read again**, at ``RECHECK_HEIGHT`` = 40 px unsqueezed: a word
+  with a letter read below ``RECHECK`` probability (worn type, handwriting) is cut out of its line
+  and read larger, and the surer reading kept. Words, not whole lines: a scan can doubt half its
+  lines, but few words in each. 40 px reads them as well as the trained 48 px at 0.75 of the cost.
 - **No batch is padded to 320 px.** Lines are sorted by width and read ``BATCH`` at a time, each
   batch as wide as its widest line, so a page of short cells does not pay for long ones.
 """
@@ -30,10 +32,10 @@ import onnxruntime as ort
 
 from common.engines import recognition_model
 
-TRAINED_HEIGHT = 48  # the height the model was trained at: doubtful words are read again there
-HEIGHT = 32
-SQUEEZE = 1.15
+HEIGHT = 20
+SQUEEZE = 2.0
 RECHECK = 0.9
+RECHECK_HEIGHT = 40  # doubtful words are read again at this height, unsqueezed
 BATCH = 6
 MIN_WIDTH = 16
 
@@ -109,7 +111,7 @@ class LineReader:
     def read(self, crops: Sequence[np.ndarray]) -> list[tuple[str, float]]:
         """Text and confidence (mean probability of its characters) of each crop (BGR pixels)."""
         readings = self._look(crops, self.height, self.squeeze)
-        if (self.height, self.squeeze) != (TRAINED_HEIGHT, 1.0):
+        if (self.height, self.squeeze) != (RECHECK_HEIGHT, 1.0):
             parts, cuts = [], []
             for line, reading in enumerate(readings):
                 words = reading.doubtful_words()
@@ -118,7 +120,7 @@ class LineReader:
                     left, right = reading.span(start, end, blank)
                     parts.append((line, start, end))
                     cuts.append(crops[line][:, left:right])
-            again = self._look(cuts, TRAINED_HEIGHT, 1.0)
+            again = self._look(cuts, RECHECK_HEIGHT, 1.0)
             # From the line's end back, so that the ranges of the words before stay true.
             for (line, start, end), part in sorted(zip(parts, again), key=lambda pair: pair[0], reverse=True):
                 readings[line] = readings[line].replaced(start, end, part)
