@@ -2,7 +2,7 @@
 
 Nothing is downloaded and neither torch nor transformers is imported. ``line_finder`` finds the
 text lines (rapidocr's detector, on the inked part of the page at the size its letters need),
-``line_reader`` reads them (the recognition model, run here, at 32 px), and ``common.layout``
+``line_reader`` reads them (the recognition model, run here, at 20 px), and ``common.layout``
 puts them in reading order and sets running headers and footers aside (docs/lite-engine.md).
 """
 

@@ -36,11 +36,11 @@ def _classes(listed: str) -> list[str]:
 
 
 def _any_height(model) -> None:
-    """Lets the model read lines of any height (``line_reader`` reads them at 32 px).
+    """Lets the model read lines of any height (``line_reader`` reads them at 20 and 40 px).
 
     Its backbone divides the height by 16, and one pooling averages the 3 rows left of a 48 px line
     (a 3 x 2 window), so any other height failed. Averaging all the rows left in two steps, 1 x 2
-    windows then a mean over the height, gives the same numbers at 48 px and lets a 32 px line
+    windows then a mean over the height, gives the same numbers at 48 px and lets a 20 px line
     (2 rows left) through.
     """
     from onnx import helper
