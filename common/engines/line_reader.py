@@ -1,7 +1,7 @@
 """Reads the text of cropped lines with the recognition model that ships inside the rapidocr wheel.
 
 ``line_finder`` finds the lines; this module reads them, not rapidocr, because the choices that
-make reading fast are not rapidocr settings (bench/RESULTS.md, figures 9d and 9e):
+make reading fast are not rapidocr settings (bench/RESULTS.md, figures 9d, 9e and 9f):
 
 - **The vocabulary is cut to the page's scripts** (``recognition_model``). PP-OCRv6's recogniser
   scores 18,710 classes (Chinese, Japanese, Latin) at every step of every line; with
