@@ -73,13 +73,24 @@ def test_the_model_reads_any_height_and_gives_the_shipped_numbers_at_48_px():
 def test_lines_are_read_at_20_px_and_batches_not_padded(latin, monkeypatch):
     recording = RecordingSession(latin._session)
     monkeypatch.setattr(latin, "_session", recording)
-    crops = [drawn_line("Paid"), drawn_line("Net")]
-    assert [text for text, _ in latin.read(crops)] == ["Paid", "Net"]
-    [shape] = recording.shapes  # both in one batch, read once
+    crops = [drawn_line("Paid"), drawn_line(LINES[0]), drawn_line("Paid")]
+    assert [text for text, _ in latin.read(crops)] == ["Paid", LINES[0], "Paid"]
     widths = [math.ceil(HEIGHT * crop.shape[1] / crop.shape[0] * line_reader.SQUEEZE) for crop in crops]
-    assert HEIGHT == 20 and shape[2] == HEIGHT
-    # As wide as the widest line: not rapidocr's 320 px floor.
-    assert shape[3] == max(widths) < 320
+    # The two short lines together, as wide as they are: not rapidocr's 320 px floor, nor the long
+    # line's width; the long line alone.
+    first_look = [shape for shape in recording.shapes if shape[2] == HEIGHT]
+    assert first_look == [(2, 3, HEIGHT, widths[0]), (1, 3, HEIGHT, widths[1])]
+    assert HEIGHT == 20 and widths[0] < 320
+
+
+def test_batches_hold_lines_of_about_one_width():
+    widths = [300, 100, 20, 108, 105, 112, 111, 109, 110]
+    batches = line_reader._batches(widths)
+    # 111 is more than 1.1 times 100: a batch of its own (with 112), not six lines padded to 111.
+    assert [[widths[i] for i in batch] for batch in batches] == [[20], [100, 105, 108, 109, 110], [111, 112], [300]]
+    assert sorted(i for batch in batches for i in batch) == list(range(len(widths)))
+    assert [len(batch) for batch in line_reader._batches([64] * 8)] == [line_reader.BATCH, 2]
+    assert line_reader._batches([]) == []
 
 
 def test_each_word_cut_from_a_line_reads_as_that_word(latin, monkeypatch):
@@ -101,10 +112,10 @@ def test_only_doubtful_words_are_read_again_at_40_px(latin, monkeypatch):
     monkeypatch.setattr(line_reader, "RECHECK", 1.01)  # every word in doubt
     recording.shapes.clear()
     [(text, _)] = latin.read([crop])
-    first, again = recording.shapes
-    assert first[2] == HEIGHT and again[2] == RECHECK_HEIGHT == 40
-    assert again[0] == len(LINES[1].split())  # each word, in one batch
-    assert again[3] < 0.6 * RECHECK_HEIGHT * crop.shape[1] / crop.shape[0]  # words, not the line
+    first, *again = recording.shapes
+    assert first[2] == HEIGHT and {shape[2] for shape in again} == {RECHECK_HEIGHT} and RECHECK_HEIGHT == 40
+    assert sum(shape[0] for shape in again) == len(LINES[1].split())  # each word once
+    assert max(shape[3] for shape in again) < 0.6 * RECHECK_HEIGHT * crop.shape[1] / crop.shape[0]  # words, not the line
     assert text == LINES[1]
 
 

@@ -16,8 +16,9 @@ make reading fast are not rapidocr settings (bench/RESULTS.md, figures 9d, 9e an
   with a letter read below ``RECHECK`` probability (worn type, handwriting) is cut out of its line
   and read larger, and the surer reading kept. Words, not whole lines: a scan can doubt half its
   lines, but few words in each. 40 px reads them as well as the trained 48 px at 0.75 of the cost.
-- **No batch is padded to 320 px.** Lines are sorted by width and read ``BATCH`` at a time, each
-  batch as wide as its widest line, so a page of short cells does not pay for long ones.
+- **No batch is padded to 320 px.** Lines are sorted by width and read up to ``BATCH`` at a time,
+  each batch as wide as its widest line and no wider than ``SPREAD`` times its narrowest, so a
+  page of short cells does not pay for long ones, nor a short line for a long neighbour.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ SQUEEZE = 2.0
 RECHECK = 0.9
 RECHECK_HEIGHT = 40  # doubtful words are read again at this height, unsqueezed
 BATCH = 6
+SPREAD = 1.1  # the widest line of a batch at most this times its narrowest
 MIN_WIDTH = 16
 
 
@@ -129,9 +131,7 @@ class LineReader:
     def _look(self, crops: Sequence[np.ndarray], height: int, squeeze: float) -> list[Reading]:
         lines = [_fit(crop, height, squeeze) for crop in crops]
         results = [Reading([], [], [])] * len(lines)
-        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
-        for first in range(0, len(order), BATCH):
-            chosen = order[first:first + BATCH]
+        for chosen in _batches([line.shape[1] for line in lines]):
             width = max(MIN_WIDTH, max(lines[i].shape[1] for i in chosen))
             batch = np.zeros((len(chosen), 3, height, width), np.float32)
             for row, i in enumerate(chosen):
@@ -150,6 +150,18 @@ class LineReader:
         return Reading([self.characters[k] for k in best[kept]],
                        probabilities[kept, best[kept]].tolist(),
                        ((kept + 0.5) * pixels_per_step).tolist())
+
+
+def _batches(widths: Sequence[int]) -> list[list[int]]:
+    """The lines' indexes in batches of up to ``BATCH``, narrowest first; a batch ends early where
+    the next line is more than ``SPREAD`` times as wide as its first (every line is padded to the
+    widest: in fixed batches of six, a tenth of a page's columns were padding)."""
+    batches: list[list[int]] = []
+    for index in sorted(range(len(widths)), key=widths.__getitem__):
+        if not batches or len(batches[-1]) == BATCH or widths[index] > SPREAD * widths[batches[-1][0]]:
+            batches.append([])
+        batches[-1].append(index)
+    return batches
 
 
 def _fit(crop: np.ndarray, height: int, squeeze: float) -> np.ndarray:
