@@ -10,8 +10,8 @@ Both read the same rendered image of each PDF's first page, so the difference is
 and the engine settings, not the rendering. Scores come from ``shared/tools/olmbench_text.py``
 (present / absent / order rules), and, finer than 67 rules, from the words of the PDFs' own text
 layers: on pages whose text layer has 30+ words in Latin letters, the share of those words
-found (recall) and of the words read that are in it (precision), case and edge punctuation aside. ``shared/`` is ``../shared`` from the repository root, or
-``$GNOSIS_SHARED``.
+found (recall) and of the words read that are in it (precision), case and edge punctuation
+aside. ``shared/`` is ``../shared`` from the repository root, or ``$GNOSIS_SHARED``.
 """
 
 from __future__ import annotations

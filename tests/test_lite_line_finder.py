@@ -31,9 +31,6 @@ class Looks:
         self.shapes.append(part.shape[:2])
         return self.detector(part)
 
-    def count(self, size: float) -> int:
-        return self.sizes.count(size)
-
 
 @pytest.fixture(scope="module")
 def finder() -> LineFinder:
