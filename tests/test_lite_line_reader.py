@@ -95,6 +95,7 @@ def test_batches_hold_lines_of_about_one_width():
 
 def test_each_word_cut_from_a_line_reads_as_that_word(latin, monkeypatch):
     monkeypatch.setattr(line_reader, "RECHECK", 1.01)  # every word in doubt: each one is cut
+    monkeypatch.setattr(line_reader, "KNOWN_WORDS", 0)  # common words too
     text = "Invoice 2024-0117 due 30 June"
     crop = drawn_line(text)
     [reading] = latin._look([crop], HEIGHT, line_reader.SQUEEZE)
@@ -110,6 +111,7 @@ def test_only_doubtful_words_are_read_again_at_40_px(latin, monkeypatch):
     latin.read([crop])
     assert [shape[2] for shape in recording.shapes] == [HEIGHT]  # a clean line: one look
     monkeypatch.setattr(line_reader, "RECHECK", 1.01)  # every word in doubt
+    monkeypatch.setattr(line_reader, "KNOWN_WORDS", 0)  # common words too
     recording.shapes.clear()
     [(text, _)] = latin.read([crop])
     first, *again = recording.shapes
@@ -119,7 +121,33 @@ def test_only_doubtful_words_are_read_again_at_40_px(latin, monkeypatch):
     assert text == LINES[1]
 
 
-def test_a_word_read_again_is_kept_only_if_surer():
+def test_a_doubtful_word_spelt_as_a_common_word_is_not_read_again(latin, monkeypatch):
+    recording = RecordingSession(latin._session)
+    monkeypatch.setattr(latin, "_session", recording)
+    monkeypatch.setattr(line_reader, "RECHECK", 1.01)  # every letter in doubt
+    [(text, _)] = latin.read([drawn_line("Total 1,149.53 due")])
+    first, *again = recording.shapes
+    assert text == "Total 1,149.53 due"
+    assert sum(shape[0] for shape in again) == 1  # the amount; "Total" and "due" are English words
+
+
+def test_which_doubtful_words_are_spelt_as_common_words():
+    def reading(text: str, doubted: str) -> line_reader.Reading:
+        marks = [0.5 if index in {text.index(part) + k for part in doubted.split() for k in range(len(part))}
+                 else 0.99 for index in range(len(text))]
+        return line_reader.Reading(list(text), marks, [8.0 * i for i in range(len(text))])
+
+    def doubtful(line: line_reader.Reading) -> list[str]:
+        return ["".join(line.characters[start:end]) for start, end in line.doubtful_words()]
+
+    # A common word with a doubtful letter is taken as read; a non-word is read again.
+    assert doubtful(reading("the transnational markef", "r f")) == ["markef"]
+    # A doubtful comma, a doubtful digit, a word of one or two letters and an accent are read again.
+    assert doubtful(reading("market, 1892 S of pèople", ", 9 S of è")) == ["market,", "1892", "S", "of", "pèople"]
+
+
+def test_a_word_read_again_is_kept_only_if_surer(monkeypatch):
+    monkeypatch.setattr(line_reader, "KNOWN_WORDS", 0)  # "cat" is an English word
     line = line_reader.Reading(list("the cat"), [0.9, 0.9, 0.9, 1.0, 0.5, 0.9, 0.9], [4, 12, 20, 28, 36, 44, 52])
     surer = line_reader.Reading(list("cot"), [0.95, 0.95, 0.95], [4, 12, 20])
     doubtful = line_reader.Reading(list("cut"), [0.7, 0.7, 0.7], [4, 12, 20])

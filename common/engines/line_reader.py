@@ -16,6 +16,9 @@ make reading fast are not rapidocr settings (bench/RESULTS.md, figures 9d, 9e an
   with a letter read below ``RECHECK`` probability (worn type, handwriting) is cut out of its line
   and read larger, and the surer reading kept. Words, not whole lines: a scan can doubt half its
   lines, but few words in each. 40 px reads them as well as the trained 48 px at 0.75 of the cost.
+  A doubtful word already spelt as a common English word (only its letters in doubt) is not read
+  again: three in four second looks returned the same word, and of those spelt as words half again
+  (bench/RESULTS.md 9g).
 - **No batch is padded to 320 px.** Lines are sorted by width and read up to ``BATCH`` at a time,
   each batch as wide as its widest line and no wider than ``SPREAD`` times its narrowest, so a
   page of short cells does not pay for long ones, nor a short line for a long neighbour.
@@ -32,6 +35,7 @@ import numpy as np
 import onnxruntime as ort
 
 from common.engines import recognition_model
+from common.layout.words import core, is_word
 
 HEIGHT = 20
 SQUEEZE = 2.0
@@ -40,6 +44,10 @@ RECHECK_HEIGHT = 40  # doubtful words are read again at this height, unsqueezed
 BATCH = 6
 SPREAD = 1.1  # the widest line of a batch at most this times its narrowest
 MIN_WIDTH = 16
+# A doubtful word spelt as one of this many most frequent English words (3 letters or more) is not
+# read again; shorter words are often a misread symbol ("S" for "$", "m" for "1").
+KNOWN_WORDS = 50_000
+KNOWN_LETTERS = 3
 
 
 @dataclass
@@ -60,7 +68,8 @@ class Reading:
         return float(np.mean(self.probabilities)) if self.probabilities else 0.0
 
     def doubtful_words(self) -> list[tuple[int, int]]:
-        """[start, end) character ranges of the words with a letter read below ``RECHECK``.
+        """[start, end) character ranges of the words with a letter read below ``RECHECK``, bar
+        those already spelt as a known word.
 
         Doubt about a space (one there or not) is common in clean print and no reason to look again.
         """
@@ -69,10 +78,18 @@ class Reading:
             if character != " " and start is None:
                 start = index
             elif character == " " and start is not None:
-                if min(self.probabilities[start:index]) < RECHECK:
+                if min(self.probabilities[start:index]) < RECHECK and not self._known(start, index):
                     words.append((start, index))
                 start = None
         return words
+
+    def _known(self, start: int, end: int) -> bool:
+        """The word at [start, end) is spelt as a common English word, and only its letters were
+        in doubt (a doubtful comma or digit is still worth a second look)."""
+        word = core("".join(self.characters[start:end]))
+        doubted = [c for c, p in zip(self.characters[start:end], self.probabilities[start:end]) if p < RECHECK]
+        return (len(word) >= KNOWN_LETTERS and word.isascii() and word.isalpha()
+                and all(c.isalpha() for c in doubted) and is_word(word, KNOWN_WORDS))
 
     def span(self, start: int, end: int, blank: np.ndarray) -> tuple[int, int]:
         """The crop's columns the word at [start, end) lies in: cut in the widest run of ``blank``

@@ -72,8 +72,8 @@ def mend_glued(texts: list[str]) -> list[str]:
     counts: dict[str, int] = {}
     for text in texts:
         for token in text.split():
-            core = _core(token).lower()
-            counts[core] = counts.get(core, 0) + 1
+            word = core(token).lower()
+            counts[word] = counts.get(word, 0) + 1
     mended = []
     for text in texts:
         if not _reads_as_english(text):
@@ -81,18 +81,19 @@ def mend_glued(texts: list[str]) -> list[str]:
             continue
         tokens = []
         for token in text.split(" "):
-            core = _core(token)
-            parts = split_glued(core) if core and counts.get(core.lower(), 0) < 2 else None
-            tokens.append(token.replace(core, " ".join(parts), 1) if parts else token)
+            word = core(token)
+            parts = split_glued(word) if word and counts.get(word.lower(), 0) < 2 else None
+            tokens.append(token.replace(word, " ".join(parts), 1) if parts else token)
         mended.append(" ".join(tokens))
     return mended
 
 
 def _reads_as_english(text: str) -> bool:
     """Most of the line's other words are English words (two at least)."""
-    known = [is_word(_core(token), ENGLISH) for token in text.split() if _core(token).isalpha()]
+    known = [is_word(core(token), ENGLISH) for token in text.split() if core(token).isalpha()]
     return sum(known) >= 2 and sum(known) >= ENGLISH_SHARE * (len(known) - 1)
 
 
-def _core(token: str) -> str:
+def core(token: str) -> str:
+    """The token without the punctuation around it ("term," -> "term")."""
     return token.strip(".,;:!?\"'()[]{}“”‘’")
