@@ -27,9 +27,9 @@ class Looks:
         self.sizes.append(size)
         return self.look(pixels, size, ink)
 
-    def detect(self, part):
-        self.shapes.append(part.shape[:2])
-        return self.detector(part)
+    def detect(self, part, scale):
+        self.shapes.append((round(part.shape[0] * scale), round(part.shape[1] * scale)))
+        return self.detector(part, scale)
 
 
 @pytest.fixture(scope="module")

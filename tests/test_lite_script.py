@@ -45,8 +45,9 @@ def test_default_latin_keeps_cjk_out_of_a_latin_page(readings):
     assert Settings.from_env({}).lite_script == "latin"
     text = readings["latin"]
     assert not any("\u2e80" <= char <= "\u9fff" for char in text)
-    # The bars read as nothing or as one Latin mark they resemble ("_", "=", "≡", "E"), the words intact.
-    assert re.fullmatch(r"(Chapter (\S )?begins with the rules ?){2}", text), text
+    # The bars read as nothing or as one Latin mark they resemble ("_", "=", "≡", "E"), the words
+    # intact; the mark may come out glued to the next word ("Ebegins": the box a pixel wider or not).
+    assert re.fullmatch(r"(Chapter (\S ?)?begins with the rules ?){2}", text), text
 
 
 def test_all_keeps_what_the_recogniser_read(readings):

@@ -1,4 +1,4 @@
-"""Finds the text lines of a page with the detection model that ships inside the rapidocr wheel.
+"""Finds the text lines of a page: where, and at what size, ``line_detector`` looks.
 
 Detection cost grows with the pixels it looks at: on the page scaled to 1280 px (long edge) it is
 most of a small page's time. So it looks at no more pixels than the page needs (bench/RESULTS.md
@@ -23,6 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from common.engines.line_detector import LineDetector
+
 QUICK = 640
 FULL = 1280
 SIZES = (QUICK, FULL)
@@ -38,19 +40,8 @@ class LineFinder:
     def __init__(self, threads: int, sizes: tuple[int, ...] = SIZES):
         """``sizes``: the quick look's long edge, then the full look's, px (one size: every page
         looked at once at that size; a benchmark lever)."""
-        from rapidocr import RapidOCR
-
         self.sizes = sizes
-        # One detector for every size: ``_look`` scales the page, never beyond this limit.
-        self._detector = RapidOCR(params={
-            "Global.log_level": "warning",
-            "Global.use_cls": False,  # pages are upright: a per-line 0/180 pass costs more than it finds
-            "Global.use_rec": False,
-            "Det.limit_type": "max",
-            "Det.limit_side_len": max(sizes),
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-        })
+        self._detector = LineDetector(threads)
 
     def find(self, pixels: np.ndarray) -> list[np.ndarray]:
         """Line boxes (4 corners clockwise from top left, image pixels) of a BGR image."""
@@ -72,15 +63,8 @@ class LineFinder:
     def _look(self, pixels: np.ndarray, size: float, ink: "_Ink") -> list[np.ndarray]:
         """The boxes found in the inked part of the page scaled to ``size`` px (long edge)."""
         left, top, right, bottom = ink.region()
-        part = pixels[top:bottom, left:right]
-        scale = min(1.0, size / max(pixels.shape[:2]))
-        if scale < 1.0:
-            part = cv2.resize(part, (max(1, round(part.shape[1] * scale)), max(1, round(part.shape[0] * scale))),
-                              interpolation=cv2.INTER_AREA)
-        found = self._detector(part)
-        if found.boxes is None:
-            return []
-        return list(found.boxes / scale + np.array([left, top], np.float32))
+        boxes = self._detector(pixels[top:bottom, left:right], min(1.0, size / max(pixels.shape[:2])))
+        return list(boxes + np.array([left, top], np.float32))
 
 
 def crop(pixels: np.ndarray, box: np.ndarray) -> np.ndarray:

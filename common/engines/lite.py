@@ -1,9 +1,10 @@
 """The lite engine: CPU OCR with the ONNX models that ship inside the rapidocr wheel.
 
 Nothing is downloaded and neither torch nor transformers is imported. ``line_finder`` finds the
-text lines (rapidocr's detector, on the inked part of the page at the size its letters need),
-``line_reader`` reads them (the recognition model, run here, at 20 px), and ``common.layout``
-puts them in reading order and sets running headers and footers aside (docs/lite-engine.md).
+text lines (the detection model, run by ``line_detector``, on the inked part of the page at the
+size its letters need), ``line_reader`` reads them (the recognition model, at 20 px), and
+``common.layout`` puts them in reading order and sets running headers and footers aside
+(docs/lite-engine.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import Sequence
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -61,7 +63,7 @@ class LiteEngine:
     def read_lines(self, image: Image.Image) -> list[Line]:
         """The lines of one image, in detection order, kept to ``LITE_SCRIPT``."""
         # The models were trained on OpenCV's BGR channel order.
-        pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+        pixels = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
         boxes, read = self._runner.submit(self._read, pixels).result()
         kept = [(box, text) for box, (text, confidence) in zip(boxes, read)
                 if text.strip() and confidence >= MIN_CONFIDENCE]
