@@ -77,6 +77,14 @@ def test_stray_accent_mended_on_a_page_without_accents():
     assert mend_accents(page)[0] == "The pharmaceuticals industry grew fast in the last ten years"
 
 
+def test_a_stray_accent_for_another_letter_is_mended_to_the_word_it_makes():
+    page = ["The tobacco company calls it responsible, rendering CSR an oxómoron.",
+            "Its critics say the same of the whole industry and its products."]
+    assert mend_accents(page)[0] == "The tobacco company calls it responsible, rendering CSR an oxymoron."
+    # No letter makes a word of it: the token stays as read.
+    assert mend_accents(["Shares of Qxóbrv rose in the last ten years", *page[1:]])[0].split()[2] == "Qxóbrv"
+
+
 def test_accents_of_a_french_page_stay():
     page = ["Le café était fermé à midi, après la pluie.", "Les élèves sont allés à l'école."]
     assert mend_accents(page) == page

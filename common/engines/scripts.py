@@ -9,16 +9,18 @@ smudge as 二, は or 厅, or an "l" as "í". With ``LITE_SCRIPT=latin`` (the de
   and symbols; not letters of other scripts, kana, hangul, CJK punctuation or full-width forms,
   nor Cyrillic letters that look like Latin ones (the reader then picks the Latin one);
 - on a page with (almost) no accented letters, a word whose accented letter makes it no word at
-  all is mended when a look-alike makes it one ("pharmaceuticaís" -> "pharmaceuticals").
+  all is mended when a look-alike makes it one ("pharmaceuticaís" -> "pharmaceuticals"), or else
+  when another letter in its place makes it a common word ("oxómoron" -> "oxymoron").
 
 ``LITE_SCRIPT=all`` keeps the whole vocabulary and whatever the recogniser read.
 """
 
 from __future__ import annotations
 
+import string
 import unicodedata
 
-from common.layout.words import is_word
+from common.layout.words import ENGLISH, core, is_word, ranks
 
 # Accented letters the recogniser puts in place of a plain one, and what they may stand for.
 _LOOK_ALIKES = {"í": "li", "ì": "li", "ï": "il", "î": "i", "ĺ": "l", "ł": "l", "é": "e", "è": "e",
@@ -57,12 +59,19 @@ def mend_accents(texts: list[str]) -> list[str]:
 
 
 def _mend_word(token: str) -> str:
-    core = token.strip(".,;:!?\"'()[]{}")
-    if not any(char in _LOOK_ALIKES for char in core) or is_word(core):
+    word = core(token)
+    if not any(char in _LOOK_ALIKES for char in word) or is_word(word):
         return token
-    for index, char in enumerate(core):
+    for index, char in enumerate(word):
         for plain in _LOOK_ALIKES.get(char, ""):
-            candidate = core[:index] + plain + core[index + 1:]
+            candidate = word[:index] + plain + word[index + 1:]
             if is_word(candidate):
-                return token.replace(core, candidate, 1)
-    return token
+                return token.replace(word, candidate, 1)
+    # No look-alike makes it a word: the accent stands for another letter the reader got wrong
+    # ("oxómoron"); the most frequent common word one plain letter in its place makes, if any.
+    candidates = [word[:index] + plain + word[index + 1:] for index, char in enumerate(word)
+                  if char in _LOOK_ALIKES for plain in string.ascii_lowercase]
+    known = [candidate for candidate in candidates if is_word(candidate, ENGLISH)]
+    if not known:
+        return token
+    return token.replace(word, min(known, key=lambda candidate: ranks()[candidate.lower()]), 1)
