@@ -17,8 +17,8 @@ make reading fast are not rapidocr settings (bench/RESULTS.md, figures 9d, 9e an
   and read larger, and the surer reading kept. Words, not whole lines: a scan can doubt half its
   lines, but few words in each. 40 px reads them as well as the trained 48 px at 0.75 of the cost.
   A doubtful word already spelt as a common English word (only its letters in doubt) is not read
-  again: three in four second looks returned the same word, and of those spelt as words half again
-  (bench/RESULTS.md 9g).
+  again: three in four second looks gave back the word first read, nine in ten of those spelt as
+  a common word (bench/RESULTS.md 9g).
 - **No batch is padded to 320 px.** Lines are sorted by width and read up to ``BATCH`` at a time,
   each batch as wide as its widest line and no wider than ``SPREAD`` times its narrowest, so a
   page of short cells does not pay for long ones, nor a short line for a long neighbour.
@@ -35,7 +35,7 @@ import numpy as np
 import onnxruntime as ort
 
 from common.engines import recognition_model
-from common.layout.words import core, is_word
+from common.layout.words import ENGLISH, core, is_word
 
 HEIGHT = 20
 SQUEEZE = 2.0
@@ -46,7 +46,7 @@ SPREAD = 1.1  # the widest line of a batch at most this times its narrowest
 MIN_WIDTH = 16
 # A doubtful word spelt as one of this many most frequent English words (3 letters or more) is not
 # read again; shorter words are often a misread symbol ("S" for "$", "m" for "1").
-KNOWN_WORDS = 50_000
+KNOWN_WORDS = ENGLISH
 KNOWN_LETTERS = 3
 
 
