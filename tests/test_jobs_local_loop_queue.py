@@ -16,6 +16,10 @@ from tests.gcs_emulator import free_port
 from tests.upload_helpers import REPO, TEST_ENV, make_pdf
 
 
+def _ctrl_c_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_file_dropped_in_is_ocrd_by_the_worker(tmp_path):
     gcs_port, function_port, worker_port = free_port(), free_port(), free_port()
     inbox, log_path = tmp_path / "inbox", tmp_path / "loop.log"
@@ -25,8 +29,10 @@ def test_a_file_dropped_in_is_ocrd_by_the_worker(tmp_path):
                "--worker-port", str(worker_port), "--function-port", str(function_port), "--inbox", str(inbox),
                "--poll", "0.2"]
     with open(log_path, "wb") as log:
+        # Ctrl-C reaches the loop as from a terminal, even where this run inherited SIGINT ignored
+        # (a background job of a non-interactive shell: Python then keeps it ignored).
         loop = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_ctrl_c_as_from_a_terminal)
     try:
         deadline = time.monotonic() + 90
         while not inbox.is_dir():
