@@ -60,7 +60,8 @@ def test_the_same_boxes_as_rapidocrs_own_pipeline(detector):
 
 
 def test_a_single_line_image_is_found(detector):
-    """A strip of one line (a cropped screenshot): the model needs paper above and below it."""
+    """A strip of one line (a cropped screenshot), stretched to 64 px tall for the model: one box
+    around the line, in the strip's own pixels."""
     strip = Image.new("RGB", (900, 60), "white")
     ImageDraw.Draw(strip).text((10, 8), "Invoice 2024-0117 due 30 June", fill="black", font=font(36))
     [box] = detector(bgr(strip))

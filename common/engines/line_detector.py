@@ -23,8 +23,6 @@ BOX = 0.5  # a box is kept if the mean probability inside it is above this
 GROW = 1.6  # a core grows by its area x GROW / its perimeter on every side
 MIN_SIDE = 3  # px of the map: a thinner core is a speck
 MAX_BOXES = 1000
-STRIP = 8  # an image this many times wider than tall (a single line) gets paper above and below
-MIN_HEIGHT = 30
 
 
 class LineDetector:
@@ -41,13 +39,11 @@ class LineDetector:
         """The line boxes (n x 4 corners, clockwise from top left, ``image`` pixels) of a BGR image,
         looked at ``scale`` times its size (its sides rounded to multiples of 32, as the model needs)."""
         height, width = image.shape[:2]
-        padded, top = _strip_padded(image)
-        size = (_multiple_of_32(width * scale), _multiple_of_32(padded.shape[0] * scale))
-        looked = cv2.resize(padded, size, interpolation=cv2.INTER_AREA) if size != padded.shape[1::-1] else padded
+        size = (_multiple_of_32(width * scale), _multiple_of_32(height * scale))
+        looked = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size != (width, height) else image
         blob = cv2.dnn.blobFromImage(looked, 1 / 127.5, None, (127.5, 127.5, 127.5))  # [-1, 1], as trained
         probability = self._session.run(None, {self._input: blob})[0][0, 0]
-        boxes = _boxes(probability) * np.array([width / size[0], padded.shape[0] / size[1]], np.float32)
-        boxes[:, :, 1] -= top
+        boxes = _boxes(probability) * np.array([width / size[0], height / size[1]], np.float32)
         boxes[:, :, 0] = boxes[:, :, 0].clip(0, width - 1)
         boxes[:, :, 1] = boxes[:, :, 1].clip(0, height - 1)
         across = np.linalg.norm(boxes[:, 0] - boxes[:, 1], axis=1)
@@ -92,18 +88,6 @@ def _clockwise(corners: np.ndarray) -> np.ndarray:
     top_left, bottom_left = left[np.argsort(left[:, 1], kind="stable")]
     top_right, bottom_right = right[np.argsort(right[:, 1], kind="stable")]
     return np.array([top_left, top_right, bottom_right, bottom_left], np.float32)
-
-
-def _strip_padded(image: np.ndarray) -> tuple[np.ndarray, int]:
-    """A single line (an image wider than ``STRIP`` times its height, or under ``MIN_HEIGHT`` px)
-    with paper added above and below: the model finds no line that fills the whole image. Also
-    how many rows were added on top."""
-    height, width = image.shape[:2]
-    if height > MIN_HEIGHT and width <= STRIP * height:
-        return image, 0
-    margin = max(width // STRIP, MIN_HEIGHT) - height // 2
-    paper = [int(v) for v in np.median(image.reshape(-1, image.shape[2]), axis=0)]
-    return cv2.copyMakeBorder(image, margin, margin, 0, 0, cv2.BORDER_CONSTANT, value=paper), margin
 
 
 def _multiple_of_32(length: float) -> int:
